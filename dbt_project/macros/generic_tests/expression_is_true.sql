@@ -1,0 +1,6 @@
+{#- Every row satisfies `expression` (rows where it is false or null are returned). -#}
+{% test expression_is_true(model, expression) %}
+    select *
+    from {{ model }}
+    where not coalesce({{ expression }}, false)
+{% endtest %}

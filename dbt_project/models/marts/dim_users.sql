@@ -1,0 +1,50 @@
+-- One row per user, with a dense integer key, the cleaned age and one 0/1 column per country of
+-- the lastfm_countries seed (column names from the seed's country_slug, so they are stable).
+with
+
+users as (
+
+    select * from {{ ref('int_users_age_cleaned') }}
+
+),
+
+countries as (
+
+    select * from {{ ref('lastfm_countries') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        row_number() over (order by users.user_sha1 asc) as user_key,
+        users.user_sha1,
+        -- attributes
+        users.gender,
+        users.country,
+        countries.iso_alpha2 as country_iso_alpha2,
+        -- age
+        users.age_raw,
+        users.age,
+        users.is_age_imputed,
+        users.age_scaled,
+        -- dates
+        users.signup_date,
+        -- flags
+        users.has_profile,
+        users.has_plays,
+        countries.country_name is not null as is_country_known,
+        -- one-hot country
+        {%- for country_name, column_name in country_columns() %}
+            cast(
+                coalesce(users.country = '{{ country_name | replace("'", "\\'") }}', false) as tinyint
+            ) as {{ column_name }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from users
+    left join countries
+        on users.country = countries.country_name
+
+)
+
+select * from final

@@ -1,0 +1,120 @@
+-- The descriptive table to check before modelling: listens per row and per artist at each stage
+-- (as listened, after the plays cap, after the per-artist row cap).
+with
+
+plays as (
+
+    select * from {{ ref('fct_plays') }}
+
+),
+
+balanced as (
+
+    select * from {{ ref('fct_plays_balanced') }}
+
+),
+
+stage_rows as (
+
+    select
+        1 as stage_order,
+        'uncapped' as stage,
+        user_key,
+        artist_key,
+        plays as listens
+    from plays
+    union all
+    select
+        2 as stage_order,
+        'plays_capped' as stage,
+        user_key,
+        artist_key,
+        plays_capped as listens
+    from plays
+    union all
+    select
+        3 as stage_order,
+        'artist_rows_capped' as stage,
+        user_key,
+        artist_key,
+        plays_capped as listens
+    from balanced
+
+),
+
+per_row as (
+
+    select
+        stage_order,
+        stage,
+        count(*) as row_count,
+        count(distinct user_key) as user_count,
+        count(distinct artist_key) as artist_count,
+        sum(listens) as total_listens,
+        avg(listens) as mean_listens_per_row,
+        min(listens) as min_listens_per_row,
+        max(listens) as max_listens_per_row,
+        percentile_approx(listens, 0.5) as median_listens_per_row
+    from stage_rows
+    group by stage_order, stage
+
+),
+
+artist_totals as (
+
+    select
+        stage_order,
+        artist_key,
+        sum(listens) as artist_listens,
+        count(*) as artist_rows
+    from stage_rows
+    group by stage_order, artist_key
+
+),
+
+per_artist as (
+
+    select
+        stage_order,
+        avg(artist_listens) as mean_listens_per_artist,
+        min(artist_listens) as min_listens_per_artist,
+        max(artist_listens) as max_listens_per_artist,
+        percentile_approx(artist_listens, 0.5) as median_listens_per_artist,
+        max(artist_rows) as max_rows_per_artist
+    from artist_totals
+    group by stage_order
+
+),
+
+final as (
+
+    select
+        -- stage
+        per_row.stage_order,
+        per_row.stage,
+        -- counts
+        per_row.row_count,
+        per_row.user_count,
+        per_row.artist_count,
+        -- listens per row
+        per_row.total_listens,
+        per_row.mean_listens_per_row,
+        per_row.min_listens_per_row,
+        per_row.max_listens_per_row,
+        per_row.median_listens_per_row,
+        -- listens per artist
+        per_artist.mean_listens_per_artist,
+        per_artist.min_listens_per_artist,
+        per_artist.max_listens_per_artist,
+        per_artist.median_listens_per_artist,
+        per_artist.max_rows_per_artist,
+        -- parameters
+        {{ var('plays_cap') }} as plays_cap,
+        {{ var('max_rows_per_artist') }} as artist_row_cap
+    from per_row
+    inner join per_artist
+        on per_row.stage_order = per_artist.stage_order
+
+)
+
+select * from final

@@ -1,0 +1,74 @@
+"""Credentials and connections of the ``lakehouse`` adapter (dbt-spark plus an embedded session)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dbt.adapters.contracts.connection import Connection
+from dbt.adapters.spark.connections import (
+    SparkConnectionManager,
+    SparkConnectionMethod,
+    SparkCredentials,
+)
+from dbt_common.exceptions import DbtRuntimeError
+
+from lastfm_lakehouse.settings import SparkSettings
+
+
+@dataclass
+class LakehouseCredentials(SparkCredentials):
+    """dbt-spark's credentials plus how to build the embedded session (``method: session``).
+
+    Empty values fall back to the environment, then to ``lastfm_lakehouse.settings`` defaults.
+    """
+
+    lakehouse_home: str | None = None
+    master: str | None = None
+    driver_memory: str | None = None
+    shuffle_partitions: int | None = None
+    table_format: str | None = None
+    delta_jars_dir: str | None = None
+
+    @classmethod
+    def __pre_deserialize__(cls, data: Any) -> Any:
+        data = super().__pre_deserialize__(data)
+        if data.get("method") == SparkConnectionMethod.SESSION and not data.get("host"):
+            data["host"] = "embedded"
+        return data
+
+    @property
+    def type(self) -> str:
+        return "lakehouse"
+
+    def spark_settings(self) -> SparkSettings:
+        try:
+            return SparkSettings.from_env(
+                home=self.lakehouse_home,
+                master=self.master,
+                driver_memory=self.driver_memory,
+                shuffle_partitions=self.shuffle_partitions,
+                table_format=(self.table_format or "").lower(),
+                delta_jars_dir=self.delta_jars_dir,
+            )
+        except ValueError as exc:
+            raise DbtRuntimeError(f"lakehouse profile: {exc}") from exc
+
+    def _connection_keys(self) -> tuple[str, ...]:
+        return (*super()._connection_keys(), "method", "master", "table_format", "lakehouse_home")
+
+
+class LakehouseConnectionManager(SparkConnectionManager):
+    TYPE = "lakehouse"
+
+    @classmethod
+    def open(cls, connection: Connection) -> Connection:
+        creds = connection.credentials
+        if connection.state != "open" and creds.method == SparkConnectionMethod.SESSION:
+            from lastfm_lakehouse.spark_session import get_or_create
+
+            try:
+                get_or_create(creds.spark_settings())
+            except (RuntimeError, ValueError) as exc:
+                raise DbtRuntimeError(f"could not start the embedded Spark session: {exc}") from exc
+        return super().open(connection)

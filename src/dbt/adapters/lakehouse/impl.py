@@ -1,0 +1,31 @@
+"""The ``lakehouse`` adapter: dbt-spark's adapter with project helpers and Python model submission."""
+
+from __future__ import annotations
+
+from dbt.adapters.base import PythonJobHelper, available
+from dbt.adapters.spark.impl import SparkAdapter
+
+from dbt.adapters.lakehouse.connections import LakehouseConnectionManager
+from dbt.adapters.lakehouse.python_submissions import SessionPythonJobHelper
+from lastfm_lakehouse import raw_data
+
+
+class LakehouseAdapter(SparkAdapter):
+    ConnectionManager = LakehouseConnectionManager
+
+    @classmethod
+    def type(cls) -> str:
+        return "lakehouse"
+
+    @available
+    def raw_data_dir(self) -> str:
+        """Absolute path of the directory holding the two raw files (see ``raw_data.resolve``)."""
+        return str(raw_data.resolve().directory)
+
+    @property
+    def default_python_submission_method(self) -> str:
+        return "session"
+
+    @property
+    def python_submission_helpers(self) -> dict[str, type[PythonJobHelper]]:
+        return {**super().python_submission_helpers, "session": SessionPythonJobHelper}

@@ -1,0 +1,114 @@
+"""Names, paths and defaults, defined once.
+
+Everything a reader needs to know about the contract between the Python code, the dbt project and
+the Makefile lives here: file names of the raw dataset, environment variables that override
+defaults, and the Spark sizing used on the 2-core / 24 GB machines this project targets.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# --- the raw dataset -------------------------------------------------------------------------
+PLAYS_FILE = "usersha1-artmbid-artname-plays.tsv"
+PROFILES_FILE = "usersha1-profile.tsv"
+RAW_FILES = (PLAYS_FILE, PROFILES_FILE)
+PLAYS_FIELDS = ("user_sha1", "artist_mbid", "artist_name", "plays")
+PROFILE_FIELDS = ("user_sha1", "gender", "age", "country", "signup")
+# Published line counts of the original files (see ../shared/data/lastfm360k-real/STATS.md).
+FULL_PLAYS_LINES = 17_559_530
+FULL_USERS = 359_347
+
+# --- environment variables -------------------------------------------------------------------
+ENV_LAKEHOUSE_HOME = "LAKEHOUSE_HOME"
+ENV_RAW_DIR = "LASTFM_RAW_DIR"
+ENV_TABLE_FORMAT = "LASTFM_TABLE_FORMAT"
+ENV_SPARK_MASTER = "LAKEHOUSE_SPARK_MASTER"
+ENV_DRIVER_MEMORY = "LAKEHOUSE_DRIVER_MEMORY"
+ENV_SHUFFLE_PARTITIONS = "LAKEHOUSE_SHUFFLE_PARTITIONS"
+ENV_DELTA_JARS_DIR = "LAKEHOUSE_DELTA_JARS_DIR"
+
+# --- defaults --------------------------------------------------------------------------------
+TABLE_FORMATS = ("parquet", "delta")
+DEFAULT_TABLE_FORMAT = "parquet"  # Delta's jars come only from Maven Central (see README).
+DEFAULT_SPARK_MASTER = "local[*]"
+# 24 GB machine: leave room for the Python driver, page cache and the OS.
+DEFAULT_DRIVER_MEMORY = "12g"
+# 2 cores: a handful of shuffle partitions; adaptive execution coalesces further.
+DEFAULT_SHUFFLE_PARTITIONS = 8
+# Users in the dataset `make build` generates when no real files are present.
+DEFAULT_GENERATED_USERS = 2_000
+DEFAULT_GENERATOR_SEED = 360
+
+
+def repo_root() -> Path:
+    """The checkout this package was installed from (editable install, see Makefile)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def lakehouse_home() -> Path:
+    """Warehouse, metastore and logs: ``$LAKEHOUSE_HOME`` or ``.lakehouse/`` at the repo root."""
+    configured = os.environ.get(ENV_LAKEHOUSE_HOME, "").strip()
+    return Path(configured).expanduser().resolve() if configured else repo_root() / ".lakehouse"
+
+
+def default_raw_dir() -> Path:
+    return repo_root() / "data" / "raw"
+
+
+def generated_raw_dir() -> Path:
+    return repo_root() / "data" / "generated"
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """How the embedded SparkSession is sized and where it keeps its state."""
+
+    home: Path
+    master: str = DEFAULT_SPARK_MASTER
+    driver_memory: str = DEFAULT_DRIVER_MEMORY
+    shuffle_partitions: int = DEFAULT_SHUFFLE_PARTITIONS
+    table_format: str = DEFAULT_TABLE_FORMAT
+    delta_jars_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.table_format not in TABLE_FORMATS:
+            raise ValueError(
+                f"table_format must be one of {', '.join(TABLE_FORMATS)}, got {self.table_format!r} "
+                f"(set {ENV_TABLE_FORMAT} or the profile's table_format)"
+            )
+        if self.shuffle_partitions < 1:
+            raise ValueError(f"shuffle_partitions must be >= 1, got {self.shuffle_partitions}")
+        if self.delta_jars_dir is not None and not self.delta_jars_dir.is_dir():
+            raise ValueError(f"{ENV_DELTA_JARS_DIR}={self.delta_jars_dir} is not a directory")
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def metastore_dir(self) -> Path:
+        return self.home / "metastore_db"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> SparkSettings:
+        """Defaults, then environment variables, then explicit (non-empty) overrides."""
+        jars = os.environ.get(ENV_DELTA_JARS_DIR, "").strip()
+        values: dict[str, object] = {
+            "home": lakehouse_home(),
+            "master": os.environ.get(ENV_SPARK_MASTER, "").strip() or DEFAULT_SPARK_MASTER,
+            "driver_memory": os.environ.get(ENV_DRIVER_MEMORY, "").strip() or DEFAULT_DRIVER_MEMORY,
+            "shuffle_partitions": int(
+                os.environ.get(ENV_SHUFFLE_PARTITIONS, "").strip() or DEFAULT_SHUFFLE_PARTITIONS
+            ),
+            "table_format": os.environ.get(ENV_TABLE_FORMAT, "").strip().lower() or DEFAULT_TABLE_FORMAT,
+            "delta_jars_dir": Path(jars).expanduser().resolve() if jars else None,
+        }
+        values.update({key: value for key, value in overrides.items() if value not in (None, "")})
+        for key in ("home", "delta_jars_dir"):
+            if isinstance(values[key], str):
+                values[key] = Path(str(values[key])).expanduser().resolve()
+        values["shuffle_partitions"] = int(str(values["shuffle_partitions"]))
+        return cls(**values)  # type: ignore[arg-type]

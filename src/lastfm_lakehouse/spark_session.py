@@ -1,0 +1,117 @@
+"""The embedded SparkSession shared by dbt (through the ``lakehouse`` adapter), the CLI and the tests.
+
+One JVM per process: Spark's ``getOrCreate`` hands every later caller the session created here, so
+SQL models, Python models and the build summary all see the same Hive metastore and warehouse.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lastfm_lakehouse.settings import SparkSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
+
+def java_major_version() -> int | None:
+    """Major version of the ``java`` on PATH (or under JAVA_HOME), None when there is none."""
+    import os
+    import re
+    import subprocess
+
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if not java or not Path(java).exists():
+        return None
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def delta_jars(settings: SparkSettings) -> dict[str, str]:
+    """Spark conf that puts Delta Lake's JVM side on the classpath.
+
+    A local jar directory wins (offline machines); otherwise the Maven coordinates matching the
+    installed ``delta-spark`` wheel are resolved by Spark's ivy at start-up, as delta-spark's own
+    ``configure_spark_with_delta_pip`` does. That needs Maven Central.
+    """
+    if settings.delta_jars_dir is not None:
+        jars = sorted(str(p) for p in settings.delta_jars_dir.glob("*.jar"))
+        if not jars:
+            raise ValueError(f"no *.jar files in {settings.delta_jars_dir}")
+        return {"spark.jars": ",".join(jars)}
+    version = importlib.metadata.version("delta-spark")
+    return {"spark.jars.packages": f"io.delta:delta-spark_2.13:{version}"}
+
+
+def spark_conf(settings: SparkSettings) -> dict[str, str]:
+    """Every Spark setting of the embedded lakehouse, as strings."""
+    home = settings.home
+    conf = {
+        "spark.master": settings.master,
+        "spark.app.name": "lastfm-lakehouse",
+        "spark.driver.memory": settings.driver_memory,
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        "spark.sql.warehouse.dir": str(settings.warehouse_dir),
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.session.timeZone": "UTC",
+        # Embedded Derby metastore under the lakehouse home (one JVM at a time).
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={settings.metastore_dir};create=true"
+        ),
+        "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+        "spark.hadoop.hive.metastore.schema.verification": "false",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}",
+        "spark.local.dir": str(home / "tmp"),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.ui.retainedExecutions": "200",
+        "spark.eventLog.enabled": "false",
+    }
+    if settings.table_format == "delta":
+        conf["spark.sql.extensions"] = DELTA_EXTENSION
+        conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
+        conf.update(delta_jars(settings))
+    return conf
+
+
+def get_or_create(settings: SparkSettings | None = None) -> SparkSession:
+    """The process's SparkSession, created with ``settings`` (from the environment) if none exists."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    settings = settings or SparkSettings.from_env()
+    if settings.master.startswith("local"):
+        major = java_major_version()
+        if major is None:
+            raise RuntimeError(
+                "Java was not found: Spark needs Java 17+. Run `make setup` (installs "
+                "openjdk-17-jre-headless when root) or set JAVA_HOME."
+            )
+        if major < 17:
+            raise RuntimeError(f"Java {major} found; Spark 4 needs Java 17+ (set JAVA_HOME).")
+    for sub in ("warehouse", "tmp"):
+        (settings.home / sub).mkdir(parents=True, exist_ok=True)
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in spark_conf(settings).items():
+        builder = builder.config(key, value)
+    log.info("starting Spark (master %s) with the lakehouse at %s", settings.master, settings.home)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
