@@ -1,5 +1,5 @@
 {#
-    The one-hot country columns of dim_users, read from the lastfm_countries seed:
+    The one-hot country columns of dim_users, read from the lastfm_countries seed table:
     a list of (country_name, column_name) pairs, column_name = 'country_' ~ country_slug.
     Empty while dbt parses (nothing is queried then).
 #}
@@ -7,8 +7,21 @@
     {% if not execute %}
         {% do return([]) %}
     {% endif %}
+    {#-
+        The seed table itself, not ref(): inside a unit test ref() names the fixture CTE, and the
+        graph is empty there, so the schema then comes from the project's schema naming.
+    -#}
+    {% set seeds = (graph.get('nodes') or {}).values() | selectattr('resource_type', 'equalto', 'seed')
+        | selectattr('name', 'equalto', 'lastfm_countries') | list %}
+    {% if seeds %}
+        {% set relation = api.Relation.create(schema=seeds[0].schema, identifier=seeds[0].alias) %}
+    {% else %}
+        {% set relation = api.Relation.create(
+            schema=generate_schema_name('seeds', none), identifier='lastfm_countries'
+        ) %}
+    {% endif %}
     {% set rows = run_query(
-        'select country_name, country_slug from ' ~ ref('lastfm_countries') ~ ' order by country_slug'
+        'select country_name, country_slug from ' ~ relation ~ ' order by country_slug'
     ) %}
     {% set columns = [] %}
     {% for row in rows %}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,13 +20,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 
 
 def java_major_version() -> int | None:
     """Major version of the ``java`` on PATH (or under JAVA_HOME), None when there is none."""
-    import os
     import re
     import subprocess
 
@@ -76,7 +77,9 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         ),
         "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
         "spark.hadoop.hive.metastore.schema.verification": "false",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}",
+        "spark.driver.extraJavaOptions": (
+            f"-Dderby.system.home={home} -Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}"
+        ),
         "spark.local.dir": str(home / "tmp"),
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.ui.retainedExecutions": "200",
@@ -106,6 +109,9 @@ def get_or_create(settings: SparkSettings | None = None) -> SparkSession:
             )
         if major < 17:
             raise RuntimeError(f"Java {major} found; Spark 4 needs Java 17+ (set JAVA_HOME).")
+    if settings.master.startswith("local"):
+        # An embedded session needs no network: bind to loopback (and skip the hostname warning).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     for sub in ("warehouse", "tmp"):
         (settings.home / sub).mkdir(parents=True, exist_ok=True)
     builder = SparkSession.builder.enableHiveSupport()
@@ -113,5 +119,4 @@ def get_or_create(settings: SparkSettings | None = None) -> SparkSession:
         builder = builder.config(key, value)
     log.info("starting Spark (master %s) with the lakehouse at %s", settings.master, settings.home)
     session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
     return session

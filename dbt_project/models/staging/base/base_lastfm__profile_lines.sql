@@ -6,7 +6,7 @@ source as (
 
     select
         value as line,
-        _metadata.file_name as source_file
+        'usersha1-profile.tsv' as source_file
     from {{ source('lastfm', 'raw_profiles') }}
 
 ),
