@@ -20,6 +20,16 @@
             schema=generate_schema_name('seeds', none), identifier='lastfm_countries'
         ) %}
     {% endif %}
+    {% if adapter.get_relation(database=none, schema=relation.schema, identifier=relation.identifier) is none %}
+        {% if var('country_columns_optional', false) %}
+            {#- sqlfluff lints against an empty lakehouse: render without one-hot columns. -#}
+            {% do return([]) %}
+        {% endif %}
+        {{ exceptions.raise_compiler_error(
+            'The lastfm_countries seed is not loaded (' ~ relation ~ ' does not exist): run '
+            ~ '`dbt seed` or `dbt build`, which loads it before dim_users.'
+        ) }}
+    {% endif %}
     {% set rows = run_query(
         'select country_name, country_slug from ' ~ relation ~ ' order by country_slug'
     ) %}

@@ -6,7 +6,7 @@ all_rows as (
 
     select
         artist_key,
-        count(*) as row_count
+        count(*) as pair_count
     from {{ ref('fct_plays') }}
     group by artist_key
 
@@ -16,7 +16,7 @@ kept_rows as (
 
     select
         artist_key,
-        count(*) as row_count
+        count(*) as pair_count
     from {{ ref('fct_plays_balanced') }}
     group by artist_key
 
@@ -24,9 +24,9 @@ kept_rows as (
 
 select
     all_rows.artist_key,
-    all_rows.row_count as fact_rows,
-    coalesce(kept_rows.row_count, 0) as kept_rows
+    all_rows.pair_count as fact_rows,
+    coalesce(kept_rows.pair_count, 0) as kept_rows
 from all_rows
 left join kept_rows
     on all_rows.artist_key = kept_rows.artist_key
-where coalesce(kept_rows.row_count, 0) != least(all_rows.row_count, {{ var('max_rows_per_artist') }})
+where coalesce(kept_rows.pair_count, 0) != least(all_rows.pair_count, {{ var('max_rows_per_artist') }})

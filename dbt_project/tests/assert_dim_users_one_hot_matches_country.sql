@@ -15,17 +15,14 @@ checked as (
         user_key,
         country,
         is_country_known,
-        {% if columns -%}
-            {%- for _, column_name in columns %}
-                {{ column_name }}{{ " +" if not loop.last }}
-            {%- endfor %}
-        {%- else -%}
-            0
-        {%- endif %} as hot_columns,
+        0
+        {%- for _, column_name in columns %}
+        + {{ column_name }}
+        {%- endfor %} as hot_columns,
         case
-            {%- for country_name, column_name in columns %}
-                when country = '{{ country_name | replace("'", "\\'") }}' then {{ column_name }}
-            {%- endfor %}
+        {%- for country_name, column_name in columns %}
+            when country = {{ string_literal(country_name) }} then {{ column_name }}
+        {%- endfor %}
             else 0
         end as own_column
     from users

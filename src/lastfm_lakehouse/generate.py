@@ -60,27 +60,194 @@ TOP_COUNTRIES = {
     "Netherlands": 9_650,
 }
 # Signup-year shares: 2008 is 120,808 / 359,347 of the full file; the rest follows the real excerpt.
-SIGNUP_YEARS = {2002: 0.002, 2003: 0.005, 2004: 0.02, 2005: 0.09, 2006: 0.18, 2007: 0.28, 2008: 0.336,
-                2009: 0.087}
+SIGNUP_YEARS = {
+    2002: 0.002,
+    2003: 0.005,
+    2004: 0.02,
+    2005: 0.09,
+    2006: 0.18,
+    2007: 0.28,
+    2008: 0.336,
+    2009: 0.087,
+}
 GENDER_SHARES = {"m": 241_642 / FULL_USERS, "f": 84_930 / FULL_USERS, "": 32_775 / FULL_USERS}
 AGE_MISSING_SHARE = 74_900 / FULL_USERS
 JUNK_AGES = (-1337, -1, 0, 1, 2, 3, 8, 100, 101, 109, 111, 1002)
 
-SYLLABLES = (
-    "ba be bi bo bu da de di do du fa fe fi fo ga ge go ka ke ki ko ku la le li lo lu ma me mi mo mu na ne "
-    "ni no nu pa pe pi po ra re ri ro ru sa se si so su ta te ti to tu va ve vi vo za ze zo ar en in on or "
-    "el al ol us ex ix ys th sh ch kr st tr bl gr dr"
-).split()
-FIRST_NAMES = (
-    "john paul mary anna peter lisa mike sara tom nina alex maria david emma james laura chris kate dan "
-    "lucy mark jane sam eva bob ella max ida leo mia ian zoe joe amy ray ada tim liv ben isa"
-).split()
-FOREIGN = (
-    "Океан Бумбокс Тартак Ельзи Кино Ария Сплин Ленинград 川田 まみ 東京 事変 少女 時代 Ärzte Øye Rós "
-    "Mägo Björk Motörhead Åsa Mötley Ñu Çelik Łódź Dvořák Sigur Ångström Église"
-).split()
-ODD_NAMES = ("!!!", "#####", "+/-", "...and oceans", "[unknown]", "NA", "null", "nan", "none", "???? ?????",
-             "?????", "2", "58725ab=>")
+SYLLABLES = [
+    "ba",
+    "be",
+    "bi",
+    "bo",
+    "bu",
+    "da",
+    "de",
+    "di",
+    "do",
+    "du",
+    "fa",
+    "fe",
+    "fi",
+    "fo",
+    "ga",
+    "ge",
+    "go",
+    "ka",
+    "ke",
+    "ki",
+    "ko",
+    "ku",
+    "la",
+    "le",
+    "li",
+    "lo",
+    "lu",
+    "ma",
+    "me",
+    "mi",
+    "mo",
+    "mu",
+    "na",
+    "ne",
+    "ni",
+    "no",
+    "nu",
+    "pa",
+    "pe",
+    "pi",
+    "po",
+    "ra",
+    "re",
+    "ri",
+    "ro",
+    "ru",
+    "sa",
+    "se",
+    "si",
+    "so",
+    "su",
+    "ta",
+    "te",
+    "ti",
+    "to",
+    "tu",
+    "va",
+    "ve",
+    "vi",
+    "vo",
+    "za",
+    "ze",
+    "zo",
+    "ar",
+    "en",
+    "in",
+    "on",
+    "or",
+    "el",
+    "al",
+    "ol",
+    "us",
+    "ex",
+    "ix",
+    "ys",
+    "th",
+    "sh",
+    "ch",
+    "kr",
+    "st",
+    "tr",
+    "bl",
+    "gr",
+    "dr",
+]
+FIRST_NAMES = [
+    "john",
+    "paul",
+    "mary",
+    "anna",
+    "peter",
+    "lisa",
+    "mike",
+    "sara",
+    "tom",
+    "nina",
+    "alex",
+    "maria",
+    "david",
+    "emma",
+    "james",
+    "laura",
+    "chris",
+    "kate",
+    "dan",
+    "lucy",
+    "mark",
+    "jane",
+    "sam",
+    "eva",
+    "bob",
+    "ella",
+    "max",
+    "ida",
+    "leo",
+    "mia",
+    "ian",
+    "zoe",
+    "joe",
+    "amy",
+    "ray",
+    "ada",
+    "tim",
+    "liv",
+    "ben",
+    "isa",
+]
+FOREIGN = [
+    "Океан",
+    "Бумбокс",
+    "Тартак",
+    "Ельзи",
+    "Кино",
+    "Ария",
+    "Сплин",
+    "Ленинград",
+    "川田",
+    "まみ",
+    "東京",
+    "事変",
+    "少女",
+    "時代",
+    "Ärzte",
+    "Øye",
+    "Rós",
+    "Mägo",
+    "Björk",
+    "Motörhead",
+    "Åsa",
+    "Mötley",
+    "Ñu",
+    "Çelik",
+    "Łódź",
+    "Dvořák",
+    "Sigur",
+    "Ångström",
+    "Église",
+]
+ODD_NAMES = (
+    "!!!",
+    "#####",
+    "+/-",
+    "...and oceans",
+    "[unknown]",
+    "NA",
+    "null",
+    "nan",
+    "none",
+    "???? ?????",
+    "?????",
+    "2",
+    "58725ab=>",
+)
 
 
 @dataclass
@@ -216,6 +383,8 @@ class Catalogue:
                     name = f'{FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))]} "{self._word(rng)}" {name}'
                 elif roll < 0.0025:
                     name = f'{self._word(rng)}&"{self._word(rng)}" {self._word(rng)}s'
+                elif roll < 0.003:
+                    name = f'"{self._word(rng)}" {name}'
                 elif roll < 0.005:
                     name = f"{name}, {self._word(rng)}"
                 elif roll < 0.006:
@@ -348,7 +517,9 @@ def user_plays(rng: np.random.Generator, user: np.ndarray, affinity: np.ndarray,
 
 
 def signup_dates(rng: np.random.Generator, n: int) -> list[str]:
-    years = rng.choice(list(SIGNUP_YEARS), size=n, p=np.array(list(SIGNUP_YEARS.values())) / sum(SIGNUP_YEARS.values()))
+    years = rng.choice(
+        list(SIGNUP_YEARS), size=n, p=np.array(list(SIGNUP_YEARS.values())) / sum(SIGNUP_YEARS.values())
+    )
     start = np.array([np.datetime64(f"{y}-01-01") for y in years])
     span = np.where(years == 2009, 232, 365)  # the dataset was collected in 2009
     days = start + rng.integers(0, span).astype("timedelta64[D]")
@@ -428,13 +599,29 @@ def generate(
     bar = tqdm(total=len(play_shas), unit="user", desc="plays", disable=not progress, file=sys.stderr)
     with plays_path.open("w", encoding="utf-8", newline="") as handle:
         for index, (chunk, child) in enumerate(zip(chunks, child_seeds, strict=False)):
-            lines = plays_chunk(np.random.default_rng(child), catalogue, chunk, genres, manifest,
-                                empty_mbid_parts, eol, plant_each=index == 0)
+            lines = plays_chunk(
+                np.random.default_rng(child),
+                catalogue,
+                chunk,
+                genres,
+                manifest,
+                empty_mbid_parts,
+                eol,
+                plant_each=index == 0,
+            )
             handle.write(lines)
             bar.update(len(chunk))
         # The fake user sorts after every hex sha1, so its block ends the file.
-        fake = plays_chunk(np.random.default_rng(child_seeds[-1]), catalogue, [FAKE_USER], genres,
-                           manifest, empty_mbid_parts, eol, max_rows=12)
+        fake = plays_chunk(
+            np.random.default_rng(child_seeds[-1]),
+            catalogue,
+            [FAKE_USER],
+            genres,
+            manifest,
+            empty_mbid_parts,
+            eol,
+            max_rows=12,
+        )
         manifest.fake_user_lines = fake.count(eol)
         handle.write(fake)
     bar.close()
@@ -508,8 +695,12 @@ def main(argv: list[str] | None = None) -> int:
         description="Write usersha1-artmbid-artname-plays.tsv and usersha1-profile.tsv in the original "
         "Last.fm 360K format, with its shape and dirt, at any scale.",
     )
-    parser.add_argument("--users", type=int, default=DEFAULT_GENERATED_USERS,
-                        help=f"users with a profile (full scale: {FULL_USERS:,}; default %(default)s)")
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=DEFAULT_GENERATED_USERS,
+        help=f"users with a profile (full scale: {FULL_USERS:,}; default %(default)s)",
+    )
     parser.add_argument("--scale", type=float, help="fraction of full scale; overrides --users")
     parser.add_argument("--seed", type=int, default=DEFAULT_GENERATOR_SEED, help="default %(default)s")
     parser.add_argument("--out", type=Path, default=generated_raw_dir(), help="default %(default)s")
@@ -520,8 +711,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     users = max(2, round(FULL_USERS * args.scale)) if args.scale else args.users
     try:
-        manifest = generate(args.out, users=users, seed=args.seed, genres=args.genres, artists=args.artists,
-                            crlf=args.crlf, progress=not args.quiet)
+        manifest = generate(
+            args.out,
+            users=users,
+            seed=args.seed,
+            genres=args.genres,
+            artists=args.artists,
+            crlf=args.crlf,
+            progress=not args.quiet,
+        )
     except ValueError as exc:
         parser.error(str(exc))
     print(

@@ -27,6 +27,13 @@ profiles_deduplicated as (
 
 ),
 
+first_profiles as (
+
+    select * from profiles_deduplicated
+    where profile_rank = 1
+
+),
+
 users as (
 
     select
@@ -37,9 +44,7 @@ users as (
         profiles.signup_date,
         profiles.user_sha1 is not null as has_profile,
         plays.user_sha1 is not null as has_plays
-    from (
-        select * from profiles_deduplicated where profile_rank = 1
-    ) as profiles
+    from first_profiles as profiles
     full outer join plays
         on profiles.user_sha1 = plays.user_sha1
 

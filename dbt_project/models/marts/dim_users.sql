@@ -34,13 +34,12 @@ final as (
         -- flags
         users.has_profile,
         users.has_plays,
-        countries.country_name is not null as is_country_known,
-        -- one-hot country
+        -- one-hot country: one 0/1 column per seed country
         {%- for country_name, column_name in country_columns() %}
-            cast(
-                coalesce(users.country = '{{ country_name | replace("'", "\\'") }}', false) as tinyint
-            ) as {{ column_name }}{{ "," if not loop.last }}
+        cast(coalesce(users.country = {{ string_literal(country_name) }}, false) as tinyint)
+        as {{ column_name }},
         {%- endfor %}
+        countries.country_name is not null as is_country_known
     from users
     left join countries
         on users.country = countries.country_name

@@ -18,7 +18,7 @@ stage_rows as (
 
     select
         1 as stage_order,
-        'uncapped' as stage,
+        'uncapped' as stage_name,
         user_key,
         artist_key,
         plays as listens
@@ -26,7 +26,7 @@ stage_rows as (
     union all
     select
         2 as stage_order,
-        'plays_capped' as stage,
+        'plays_capped' as stage_name,
         user_key,
         artist_key,
         plays_capped as listens
@@ -34,7 +34,7 @@ stage_rows as (
     union all
     select
         3 as stage_order,
-        'artist_rows_capped' as stage,
+        'artist_rows_capped' as stage_name,
         user_key,
         artist_key,
         plays_capped as listens
@@ -46,8 +46,8 @@ per_row as (
 
     select
         stage_order,
-        stage,
-        count(*) as row_count,
+        stage_name,
+        count(*) as pair_count,
         count(distinct user_key) as user_count,
         count(distinct artist_key) as artist_count,
         sum(listens) as total_listens,
@@ -56,7 +56,7 @@ per_row as (
         max(listens) as max_listens_per_row,
         percentile_approx(listens, 0.5) as median_listens_per_row
     from stage_rows
-    group by stage_order, stage
+    group by stage_order, stage_name
 
 ),
 
@@ -66,7 +66,7 @@ artist_totals as (
         stage_order,
         artist_key,
         sum(listens) as artist_listens,
-        count(*) as artist_rows
+        count(*) as artist_pairs
     from stage_rows
     group by stage_order, artist_key
 
@@ -80,7 +80,7 @@ per_artist as (
         min(artist_listens) as min_listens_per_artist,
         max(artist_listens) as max_listens_per_artist,
         percentile_approx(artist_listens, 0.5) as median_listens_per_artist,
-        max(artist_rows) as max_rows_per_artist
+        max(artist_pairs) as max_pairs_per_artist
     from artist_totals
     group by stage_order
 
@@ -91,9 +91,9 @@ final as (
     select
         -- stage
         per_row.stage_order,
-        per_row.stage,
+        per_row.stage_name,
         -- counts
-        per_row.row_count,
+        per_row.pair_count,
         per_row.user_count,
         per_row.artist_count,
         -- listens per row
@@ -107,7 +107,7 @@ final as (
         per_artist.min_listens_per_artist,
         per_artist.max_listens_per_artist,
         per_artist.median_listens_per_artist,
-        per_artist.max_rows_per_artist,
+        per_artist.max_pairs_per_artist,
         -- parameters
         {{ var('plays_cap') }} as plays_cap,
         {{ var('max_rows_per_artist') }} as artist_row_cap

@@ -16,7 +16,7 @@ split_fields as (
     select
         line,
         source_file,
-        split(line, '\t', -1) as fields
+        split(line, '\t', -1) as field_values
     from source
 
 ),
@@ -26,11 +26,11 @@ renamed as (
     select
         line,
         source_file,
-        size(fields) as field_count,
-        lower({{ field('fields', 1) }}) as user_sha1,
-        {{ field('fields', 2) }} as artist_mbid_raw,
-        {{ field('fields', 3) }} as artist_name,
-        {{ field('fields', 4) }} as plays_raw
+        size(field_values) as field_count,
+        lower({{ field('field_values', 1) }}) as user_sha1,
+        {{ field('field_values', 2) }} as artist_mbid_raw,
+        {{ field('field_values', 3) }} as artist_name,
+        {{ field('field_values', 4) }} as plays_raw
     from split_fields
 
 ),

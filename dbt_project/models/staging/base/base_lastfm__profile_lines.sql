@@ -16,7 +16,7 @@ split_fields as (
     select
         line,
         source_file,
-        split(line, '\t', -1) as fields
+        split(line, '\t', -1) as field_values
     from source
 
 ),
@@ -26,12 +26,12 @@ renamed as (
     select
         line,
         source_file,
-        size(fields) as field_count,
-        lower({{ field('fields', 1) }}) as user_sha1,
-        lower({{ field('fields', 2) }}) as gender_raw,
-        {{ field('fields', 3) }} as age_raw,
-        {{ field('fields', 4) }} as country_raw,
-        {{ field('fields', 5) }} as signup_raw
+        size(field_values) as field_count,
+        lower({{ field('field_values', 1) }}) as user_sha1,
+        lower({{ field('field_values', 2) }}) as gender_raw,
+        {{ field('field_values', 3) }} as age_raw,
+        {{ field('field_values', 4) }} as country_raw,
+        {{ field('field_values', 5) }} as signup_raw
     from split_fields
 
 ),

@@ -6,6 +6,7 @@ that same session. Everything else is dbt-spark's (macros dispatch to ``spark__`
 """
 
 from dbt.adapters.base import AdapterPlugin
+
 from dbt.adapters.lakehouse.connections import LakehouseConnectionManager, LakehouseCredentials
 from dbt.adapters.lakehouse.impl import LakehouseAdapter
 from dbt.include import lakehouse

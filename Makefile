@@ -1,0 +1,60 @@
+# Last.fm 360K lakehouse. `make build` and `make test` set everything up on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+DBT_DIRS := --project-dir dbt_project --profiles-dir profiles
+USERS ?= 2000
+SEED ?= 360
+OUT ?= data/generated
+
+.PHONY: help setup java build test lint generate docs clean clean-lakehouse
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+java:  ## check for Java 17+ (installs openjdk-17-jre-headless with apt when root)
+	@major=$$(java -version 2>&1 | sed -nE 's/.*version "(1\.)?([0-9]+).*/\2/p' | head -1); \
+	if [ -n "$$major" ] && [ "$$major" -ge 17 ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Java 17+ not found (found: $${major:-none}): installing openjdk-17-jre-headless"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
+	else \
+		echo "ERROR: Spark needs Java 17+ (found: $${major:-none}). Install a JDK/JRE 17+ (e.g."; \
+		echo "  sudo apt-get install openjdk-17-jre-headless) or put one on PATH / JAVA_HOME."; \
+		exit 1; \
+	fi
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+setup: java $(STAMP)  ## virtualenv with pinned dbt-core 1.11, dbt-spark, pyspark, delta-spark, sqlfluff, pytest
+
+build: setup  ## dbt build on the embedded lakehouse (generates data when data/raw/ is empty)
+	$(BIN)/lastfm-lakehouse build --users $(USERS) --seed $(SEED) $(if $(DBT_ARGS),-- $(DBT_ARGS))
+
+test: setup  ## the whole test suite (builds on generated data and the real excerpts, lint included)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup  ## ruff + sqlfluff (dbt templater, sparksql dialect), zero violations
+	$(BIN)/ruff check src tests models_py
+	$(BIN)/python -m lastfm_lakehouse.countries --check
+	cd dbt_project && LAKEHOUSE_HOME=$${LINT_LAKEHOUSE_HOME:-$(CURDIR)/.lakehouse/lint} ../$(BIN)/sqlfluff lint models tests analyses --processes 1
+
+generate: setup  ## synthetic raw files: make generate USERS=359347 SEED=360 OUT=data/generated
+	$(BIN)/python -m lastfm_lakehouse.generate --users $(USERS) --seed $(SEED) --out $(OUT)
+
+docs: setup  ## dbt docs generate (catalog from the built lakehouse)
+	$(BIN)/dbt docs generate $(DBT_DIRS)
+
+clean-lakehouse:  ## drop the warehouse and metastore (.lakehouse/ or $$LAKEHOUSE_HOME)
+	rm -rf "$${LAKEHOUSE_HOME:-.lakehouse}"
+
+clean: clean-lakehouse  ## also remove dbt's target/ and generated data
+	rm -rf dbt_project/target dbt_project/logs data/generated

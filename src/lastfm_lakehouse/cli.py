@@ -1,0 +1,204 @@
+"""``lastfm-lakehouse``: the commands behind ``make build``.
+
+    lastfm-lakehouse build [--users N] [--seed S] [-- extra dbt build arguments]
+    lastfm-lakehouse data          # which raw data a build would use
+
+``build`` finds the raw files (see ``raw_data``), generates a default-size synthetic dataset when
+there are none, runs ``dbt build`` in this process (dbt's programmatic ``dbtRunner``) and then, in
+the same SparkSession, prints what was staged and rejected and where the tables are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lastfm_lakehouse import raw_data
+from lastfm_lakehouse.settings import (
+    DEFAULT_GENERATED_USERS,
+    DEFAULT_GENERATOR_SEED,
+    ENV_RAW_DIR,
+    generated_raw_dir,
+    lakehouse_home,
+    repo_root,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+MART_TABLES = (
+    "dim_users",
+    "dim_artists",
+    "dim_artist_spellings",
+    "fct_plays",
+    "fct_plays_balanced",
+    "mart_play_statistics",
+)
+
+
+def say(message: str) -> None:
+    print(f"[lastfm-lakehouse] {message}", file=sys.stderr, flush=True)
+
+
+def ensure_raw_data(users: int, seed: int) -> raw_data.RawData:
+    """The raw data to build from; generates a synthetic dataset when no real files exist."""
+    try:
+        found = raw_data.resolve()
+    except raw_data.RawDataError:
+        if os.environ.get(ENV_RAW_DIR, "").strip():
+            raise
+        found = None
+    if found is not None and not (found.is_generated and _generated_differs(found.directory, users, seed)):
+        return found
+    from lastfm_lakehouse.generate import generate
+
+    out = generated_raw_dir()
+    say(
+        f"No real Last.fm files in {repo_root() / 'data' / 'raw'}: generating a SYNTHETIC dataset "
+        f"({users:,} users, seed {seed}) in {out}. Put the two original files in data/raw/ to build "
+        "on the real data."
+    )
+    manifest = generate(out, users=users, seed=seed)
+    say(
+        f"generated {manifest.plays_lines:,} play lines and {manifest.profile_lines:,} profiles "
+        f"in {manifest.seconds:.1f}s"
+    )
+    return raw_data.resolve()
+
+
+def _generated_differs(directory: Path, users: int, seed: int) -> bool:
+    manifest = json.loads((directory / "GENERATED.json").read_text(encoding="utf-8"))
+    return manifest.get("users") != users or manifest.get("seed") != seed
+
+
+def run_dbt(command: str, dbt_args: list[str]) -> bool:
+    from dbt.cli.main import dbtRunner
+
+    root = repo_root()
+    args = [
+        command,
+        "--project-dir",
+        str(root / "dbt_project"),
+        "--profiles-dir",
+        str(root / "profiles"),
+        *dbt_args,
+    ]
+    result = dbtRunner().invoke(args)
+    if result.exception is not None:
+        say(f"dbt {command} failed: {result.exception}")
+    return bool(result.success)
+
+
+def summary(spark: SparkSession, schema: str) -> str:
+    """Lines staged and rejected per file, rejection reasons, and each mart's rows and location."""
+    staging = f"{schema}_staging"
+    lines = ["", "Load summary"]
+    counts = spark.sql(f"""
+        select 'plays' as source_table, count(*) as n from {staging}.stg_lastfm__plays
+        union all select 'profiles', count(*) from {staging}.stg_lastfm__profiles
+    """).collect()
+    rejected = {
+        r["source_table"]: r["n"]
+        for r in spark.sql(
+            f"select source_table, count(*) as n from {staging}.stg_lastfm__rejected_rows group by 1"
+        ).collect()
+    }
+    for row in counts:
+        bad = rejected.get(row["source_table"], 0)
+        lines.append(
+            f"  {row['source_table']:<9} staged {row['n']:>12,}   rejected {bad:>8,}   "
+            f"lines {row['n'] + bad:>12,}"
+        )
+    reasons = spark.sql(f"""
+        select source_table, rejection_reason, count(*) as n
+        from {staging}.stg_lastfm__rejected_rows group by 1, 2 order by 1, 3 desc
+    """).collect()
+    for row in reasons:
+        lines.append(f"    {row['source_table']}: {row['n']:,} x {row['rejection_reason']}")
+    lines += ["", f"Tables (schema {schema}; query with dbt show, or Spark SQL on this metastore)"]
+    for table in MART_TABLES:
+        location = next(
+            (
+                r["data_type"]
+                for r in spark.sql(f"describe table extended {schema}.{table}").collect()
+                if r["col_name"] == "Location"
+            ),
+            "?",
+        )
+        n = spark.table(f"{schema}.{table}").count()
+        lines.append(f"  {schema}.{table:<22} {n:>12,} rows   {location}")
+    return "\n".join(lines)
+
+
+def build(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    try:
+        data = ensure_raw_data(args.users, args.seed)
+    except (raw_data.RawDataError, ValueError) as exc:
+        say(str(exc))
+        return 2
+    os.environ[ENV_RAW_DIR] = str(data.directory)
+    kind = "SYNTHETIC (generated)" if data.is_generated else "as given"
+    say(f"raw data: {data.origin}: {data.directory} [{kind}]")
+    say(f"lakehouse: {lakehouse_home()} (warehouse, Derby metastore, logs)")
+    ok = run_dbt("build", args.dbt_args)
+    from lastfm_lakehouse.spark_session import get_or_create
+
+    schema = os.environ.get("LASTFM_SCHEMA", "lastfm")
+    try:
+        print(summary(get_or_create(), schema), file=sys.stderr)
+    except Exception as exc:  # the summary must never hide dbt's own result
+        say(f"(no summary: {type(exc).__name__}: {str(exc).splitlines()[0]})")
+    say(
+        f"dbt build {'succeeded' if ok else 'FAILED'} in {time.perf_counter() - started:.0f}s "
+        f"on {data.directory}"
+    )
+    return 0 if ok else 1
+
+
+def show_data(_: argparse.Namespace) -> int:
+    try:
+        data = raw_data.resolve()
+    except raw_data.RawDataError as exc:
+        say(str(exc))
+        return 2
+    for path in data.paths:
+        print(f"{path}\t{raw_data.count_lines(path):,} lines")
+    print(f"origin: {data.origin}{' (synthetic)' if data.is_generated else ''}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lastfm-lakehouse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_parser = commands.add_parser("build", help="dbt build on the real or generated data")
+    build_parser.add_argument(
+        "--users",
+        type=int,
+        default=DEFAULT_GENERATED_USERS,
+        help="users to generate when there are no real files (default %(default)s)",
+    )
+    build_parser.add_argument(
+        "--seed", type=int, default=DEFAULT_GENERATOR_SEED, help="generator seed (default %(default)s)"
+    )
+    build_parser.add_argument(
+        "dbt_args", nargs=argparse.REMAINDER, help="extra arguments for dbt build, after --"
+    )
+    build_parser.set_defaults(func=build)
+    data_parser = commands.add_parser("data", help="which raw files a build would use")
+    data_parser.set_defaults(func=show_data)
+    args = parser.parse_args(argv)
+    if getattr(args, "dbt_args", None) and args.dbt_args[0] == "--":
+        args.dbt_args = args.dbt_args[1:]
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
