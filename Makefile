@@ -44,6 +44,7 @@ test: setup  ## the whole test suite (builds on generated data and the real exce
 
 lint: setup  ## ruff + sqlfluff (dbt templater, sparksql dialect), zero violations
 	$(BIN)/ruff check src tests models_py
+	$(BIN)/ruff format --check src tests models_py
 	$(BIN)/python -m lastfm_lakehouse.countries --check
 	cd dbt_project && LAKEHOUSE_HOME=$${LINT_LAKEHOUSE_HOME:-$(CURDIR)/.lakehouse/lint} ../$(BIN)/sqlfluff lint models tests analyses --processes 1
 

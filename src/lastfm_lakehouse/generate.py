@@ -545,9 +545,12 @@ def profile_lines(rng: np.random.Generator, shas: list[str], manifest: Manifest)
     age = np.rint(15 + rng.gamma(3.2, 3.1, size=n)).astype(np.int64)
     junk = rng.random(n) < 0.006
     age[junk] = rng.choice(JUNK_AGES, size=int(junk.sum()))
-    if n >= 20:  # the published extremes exist at every scale
-        age[rng.choice(n, size=2, replace=False)] = (-1337, 1002)
-    age_text = np.where(rng.random(n) < AGE_MISSING_SHARE, "", age.astype(str))
+    missing = rng.random(n) < AGE_MISSING_SHARE
+    if n >= 20:  # the published extremes exist at every scale (and are never blanked)
+        extremes = rng.choice(n, size=2, replace=False)
+        age[extremes] = (-1337, 1002)
+        missing[extremes] = False
+    age_text = np.where(missing, "", age.astype(str))
     country = rng.choice(np.array(countries, dtype=object), size=n, p=country_weights(countries))
     signup = signup_dates(rng, n)
     manifest.age_missing = int((age_text == "").sum())

@@ -1,0 +1,73 @@
+"""``lastfm-lakehouse build`` (what ``make build`` runs) and ``dbt show``, as a user runs them:
+separate processes with their own lakehouse home."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lastfm_lakehouse import generate
+from lastfm_lakehouse.settings import PLAYS_FILE
+
+from .conftest import REPO
+from .rawfiles import parse_plays
+
+
+def run(
+    args: list[str], env: dict[str, str], cwd: Path = REPO, timeout: int = 600
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    values = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "home"), "LAKEHOUSE_DRIVER_MEMORY": "2g"}
+    for name in ("LASTFM_RAW_DIR", "LASTFM_SCHEMA"):
+        values.pop(name, None)
+    return values
+
+
+def test_missing_raw_files_fail_fast_and_say_which(env: dict[str, str], tmp_path: Path) -> None:
+    env["LASTFM_RAW_DIR"] = str(tmp_path / "nowhere")
+    result = run([sys.executable, "-m", "lastfm_lakehouse.cli", "build"], env, timeout=60)
+    assert result.returncode == 2
+    assert "usersha1-artmbid-artname-plays.tsv" in result.stderr and "usersha1-profile.tsv" in result.stderr
+
+
+def test_build_prints_data_and_tables_then_dbt_show_answers(env: dict[str, str], tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    generate.generate(raw, users=120, seed=21, progress=False)
+    env["LASTFM_RAW_DIR"] = str(raw)
+    result = run([sys.executable, "-m", "lastfm_lakehouse.cli", "build"], env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    expected = parse_plays(raw / PLAYS_FILE)
+    assert f"raw data: ${'LASTFM_RAW_DIR'}: {raw}" in result.stderr
+    assert (
+        f"plays     staged {len(expected.valid):>12,}   rejected {len(expected.rejected):>8,}"
+        in result.stderr
+    )
+    assert f"{tmp_path / 'home' / 'warehouse' / 'lastfm.db' / 'fct_plays'}" in result.stderr
+    pairs = expected.valid.groupby(["user_sha1", "artist_id"]).ngroups
+
+    show = run(
+        [
+            sys.executable,
+            "-m",
+            "dbt.cli.main",
+            "show",
+            "--inline",
+            "select count(*) as n from {{ ref('fct_plays') }}",
+            "--profiles-dir",
+            "../profiles",
+        ],
+        env,
+        cwd=REPO / "dbt_project",
+    )
+    assert show.returncode == 0, show.stdout[-3000:]
+    assert f"| {pairs} |" in show.stdout.replace(" ", " ")
