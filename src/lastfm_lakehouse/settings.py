@@ -112,3 +112,12 @@ class SparkSettings:
                 values[key] = Path(str(values[key])).expanduser().resolve()
         values["shuffle_partitions"] = int(str(values["shuffle_partitions"]))
         return cls(**values)  # type: ignore[arg-type]
+
+
+# --- column names shared by the dbt models and the recommenders -------------------------------
+USER_KEY = "user_key"
+ARTIST_KEY = "artist_key"
+RATING = "rating"
+FACTORS = "factors"
+SCORE = "score"
+RANK = "rank"

@@ -1,0 +1,69 @@
+"""Spark ALS (implicit preferences) on the (user_key, artist_key, rating) facts.
+
+Ratings are ``fct_plays*.rating`` in [0, 1]; Spark's implicit ALS turns them into confidences
+``1 + alpha * rating`` (Hu, Koren & Volinsky 2008).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from lastfm_lakehouse.settings import ARTIST_KEY, RATING, USER_KEY
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+
+@dataclass(frozen=True)
+class AlsParams:
+    rank: int = 32
+    max_iter: int = 10
+    reg_param: float = 0.1
+    alpha: float = 40.0
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.rank < 1 or self.max_iter < 1:
+            raise ValueError(f"ALS rank and max_iter must be >= 1, got {self.rank} and {self.max_iter}")
+        if self.reg_param < 0 or self.alpha < 0:
+            raise ValueError(f"ALS reg_param and alpha must be >= 0, got {self.reg_param} and {self.alpha}")
+
+    @classmethod
+    def from_config(cls, get: Any) -> AlsParams:
+        """From a dbt Python model's ``dbt.config.get`` (vars passed through model config)."""
+        return cls(
+            rank=int(get("als_rank")),
+            max_iter=int(get("als_max_iter")),
+            reg_param=float(get("als_reg_param")),
+            alpha=float(get("als_alpha")),
+            seed=int(get("als_seed")),
+        )
+
+    def as_text(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in asdict(self).items())
+
+
+def train(ratings: DataFrame, params: AlsParams) -> tuple[DataFrame, DataFrame]:
+    """Fit ALS; return (user factors, artist factors) as ``(key, factors array<float>)`` frames."""
+    from pyspark.ml.recommendation import ALS
+
+    for column in (USER_KEY, ARTIST_KEY, RATING):
+        if column not in ratings.columns:
+            raise ValueError(f"ALS input lacks column {column!r} (has {', '.join(ratings.columns)})")
+    als = ALS(
+        rank=params.rank,
+        maxIter=params.max_iter,
+        regParam=params.reg_param,
+        alpha=params.alpha,
+        seed=params.seed,
+        implicitPrefs=True,
+        userCol=USER_KEY,
+        itemCol=ARTIST_KEY,
+        ratingCol=RATING,
+        coldStartStrategy="drop",
+    )
+    model = als.fit(ratings.select(USER_KEY, ARTIST_KEY, RATING))
+    users = model.userFactors.withColumnRenamed("id", USER_KEY).withColumnRenamed("features", "factors")
+    artists = model.itemFactors.withColumnRenamed("id", ARTIST_KEY).withColumnRenamed("features", "factors")
+    return users, artists
