@@ -30,9 +30,15 @@ class Targets:
     factors: np.ndarray
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, key: str, factors: str = "factors", normalise: bool = False) -> Targets:
+    def from_frame(
+        cls, frame: pd.DataFrame, key: str, factors: str = "factors", normalise: bool = False
+    ) -> Targets:
         frame = frame.sort_values(key)
-        matrix = np.asarray(np.stack(frame[factors].to_numpy()), dtype=np.float32) if len(frame) else np.zeros((0, 1))
+        matrix = (
+            np.asarray(np.stack(frame[factors].to_numpy()), dtype=np.float32)
+            if len(frame)
+            else np.zeros((0, 1))
+        )
         if normalise:
             matrix = normalise_rows(matrix)
         return cls(frame[key].to_numpy(dtype=np.int64), matrix)
@@ -97,12 +103,14 @@ def spark_top_n(
     """
     from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
-    schema = StructType([
-        StructField(query_key, IntegerType(), False),
-        StructField("rank", IntegerType(), False),
-        StructField(target_key, IntegerType(), False),
-        StructField("score", DoubleType(), False),
-    ])
+    schema = StructType(
+        [
+            StructField(query_key, IntegerType(), False),
+            StructField("rank", IntegerType(), False),
+            StructField(target_key, IntegerType(), False),
+            StructField("score", DoubleType(), False),
+        ]
+    )
     columns = [query_key, "factors", *([exclude_column] if exclude_column else [])]
 
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -114,14 +122,18 @@ def spark_top_n(
                 matrix = normalise_rows(matrix)
             exclude = None
             if exclude_column:
-                exclude = [targets.index_of(np.asarray(e if e is not None else [])) for e in batch[exclude_column]]
+                exclude = [
+                    targets.index_of(np.asarray(e if e is not None else [])) for e in batch[exclude_column]
+                ]
             indices, scores = top_n(matrix, targets.factors, n, exclude)
             rows, ranks = np.nonzero(indices >= 0)
-            yield pd.DataFrame({
-                query_key: batch[query_key].to_numpy()[rows].astype(np.int32),
-                "rank": (ranks + 1).astype(np.int32),
-                target_key: targets.keys[indices[rows, ranks]].astype(np.int32),
-                "score": scores[rows, ranks],
-            })
+            yield pd.DataFrame(
+                {
+                    query_key: batch[query_key].to_numpy()[rows].astype(np.int32),
+                    "rank": (ranks + 1).astype(np.int32),
+                    target_key: targets.keys[indices[rows, ranks]].astype(np.int32),
+                    "score": scores[rows, ranks],
+                }
+            )
 
     return queries.select(*columns).mapInPandas(score, schema)

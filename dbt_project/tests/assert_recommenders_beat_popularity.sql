@@ -1,0 +1,40 @@
+-- Quality gate: ALS and kNN must rank held-out artists better than recommending the most popular
+-- ones. Returns each model whose NDCG@k is not above the baseline's (or that is missing).
+with
+
+ndcg as (
+
+    select
+        model,
+        value
+    from {{ ref('mart_model_evaluation') }}
+    where metric = 'ndcg' and k = {{ var('evaluation_k') }}
+
+),
+
+baseline as (
+
+    select max(case when model = 'popularity' then value end) as baseline_ndcg
+    from ndcg
+
+),
+
+required_models as (
+
+    select 'als' as model
+    union all
+    select 'knn' as model
+
+)
+
+select
+    required_models.model,
+    ndcg.value as model_ndcg,
+    baseline.baseline_ndcg
+from required_models
+cross join baseline
+left join ndcg
+    on required_models.model = ndcg.model
+where
+    baseline.baseline_ndcg is null
+    or coalesce(ndcg.value, 0) <= baseline.baseline_ndcg

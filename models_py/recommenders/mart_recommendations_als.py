@@ -1,0 +1,59 @@
+"""Top-N unplayed artists per user from the ALS factors, with the played artist that explains each.
+
+Users without ALS factors (every one of their artists was sampled out of fct_plays_balanced) get
+the most-popular baseline instead, flagged by recommendation_source.
+"""
+
+from pyspark.sql import functions as F
+
+from lastfm_lakehouse.recommend import (
+    popularity_for_users,
+    popularity_ranking,
+    recommend_with_reasons,
+    user_histories,
+)
+from lastfm_lakehouse.topn import Targets
+
+
+def model(dbt, spark):
+    n = int(dbt.config.get("recommendations_n"))
+    plays = dbt.ref("fct_plays")
+    users = dbt.ref("dim_users").where("has_plays")
+    artists = dbt.ref("dim_artists")
+    user_factors = dbt.ref("mart_als_user_factors")
+    artist_targets = Targets.from_frame(dbt.ref("mart_als_artist_factors").toPandas(), "artist_key")
+    histories = user_histories(plays)
+
+    als = recommend_with_reasons(user_factors, histories, artist_targets, n).withColumn(
+        "recommendation_source", F.lit("als")
+    )
+    cold = users.join(user_factors, "user_key", "left_anti")
+    fallback = popularity_for_users(cold, histories, popularity_ranking(plays), n).select(
+        "*",
+        F.lit(None).cast("int").alias("because_artist_key"),
+        F.lit("popularity_fallback").alias("recommendation_source"),
+    )
+    recommendations = als.unionByName(fallback)
+    because = artists.select(
+        F.col("artist_key").alias("because_artist_key"), F.col("canonical_name").alias("because_artist_name")
+    )
+    return (
+        recommendations.join(users.select("user_key", "user_sha1"), "user_key")
+        .join(
+            artists.select("artist_key", "artist_mbid", F.col("canonical_name").alias("artist_name")),
+            "artist_key",
+        )
+        .join(because, "because_artist_key", "left")
+        .select(
+            "user_key",
+            "user_sha1",
+            "rank",
+            "artist_key",
+            "artist_mbid",
+            "artist_name",
+            "score",
+            "because_artist_key",
+            "because_artist_name",
+            "recommendation_source",
+        )
+    )

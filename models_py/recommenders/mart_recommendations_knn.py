@@ -1,0 +1,53 @@
+"""Top-N unplayed artists per user by user-based kNN (IVF neighbour search, see lastfm_lakehouse.knn).
+
+Users without plays get the most-popular artists (recommendation_source = popularity_fallback).
+"""
+
+from pyspark.sql import functions as F
+
+from lastfm_lakehouse.knn import KnnParams, build_features, build_index, spark_knn
+from lastfm_lakehouse.recommend import popularity_for_users, popularity_ranking, user_histories
+
+
+def model(dbt, spark):
+    n = int(dbt.config.get("recommendations_n"))
+    params = KnnParams(
+        k=int(dbt.config.get("knn_k")),
+        age_weight=float(dbt.config.get("knn_age_weight")),
+        country_weight=float(dbt.config.get("knn_country_weight")),
+        cells=int(dbt.config.get("knn_cells")),
+        probes=int(dbt.config.get("knn_probes")),
+    )
+    plays = dbt.ref("fct_plays")
+    users = dbt.ref("dim_users")
+    features = build_features(
+        plays.select("user_key", "artist_key", "plays").toPandas(),
+        users.select("user_key", "age_scaled", "country").toPandas(),
+        params,
+    )
+    index = build_index(features, params)
+    partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    listeners = users.where("has_plays").select("user_key").repartition(partitions)
+    knn = spark_knn(listeners, features, index, params, n).withColumn("recommendation_source", F.lit("knn"))
+    silent = users.where("not has_plays").select("user_key")
+    fallback = popularity_for_users(silent, user_histories(plays), popularity_ranking(plays), n).withColumn(
+        "recommendation_source", F.lit("popularity_fallback")
+    )
+    names = dbt.ref("dim_artists").select(
+        "artist_key", "artist_mbid", F.col("canonical_name").alias("artist_name")
+    )
+    return (
+        knn.unionByName(fallback)
+        .join(users.select("user_key", "user_sha1"), "user_key")
+        .join(names, "artist_key")
+        .select(
+            "user_key",
+            "user_sha1",
+            "rank",
+            "artist_key",
+            "artist_mbid",
+            "artist_name",
+            "score",
+            "recommendation_source",
+        )
+    )

@@ -1,0 +1,65 @@
+"""Similar artists by co-listening: MinHash LSH (pyspark.ml MinHashLSH) on each artist's set of listeners.
+
+Jaccard distance = 1 - |listeners(a) ∩ listeners(b)| / |listeners(a) ∪ listeners(b)|, exact for the
+pairs LSH proposes; pairs LSH misses are the price of not comparing all pairs of artists.
+"""
+
+from pyspark.ml.feature import MinHashLSH
+from pyspark.ml.linalg import SparseVector, VectorUDT
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+
+def model(dbt, spark):
+    k = int(dbt.config.get("similar_artists_k"))
+    tables = int(dbt.config.get("lsh_hash_tables"))
+    max_distance = float(dbt.config.get("lsh_max_distance"))
+    min_listeners = int(dbt.config.get("lsh_min_listeners"))
+    plays = dbt.ref("fct_plays")
+    size = plays.agg(F.max("user_key")).first()[0] + 1
+
+    @F.udf(VectorUDT())
+    def listener_set(keys):
+        keys = sorted(set(keys))
+        return SparseVector(size, keys, [1.0] * len(keys))
+
+    artists = (
+        plays.groupBy("artist_key")
+        .agg(F.collect_list("user_key").alias("keys"))
+        .where(F.size("keys") >= min_listeners)
+        .select("artist_key", listener_set("keys").alias("listeners"))
+    )
+    lsh = MinHashLSH(inputCol="listeners", outputCol="hashes", numHashTables=tables, seed=42).fit(artists)
+    pairs = lsh.approxSimilarityJoin(artists, artists, max_distance, distCol="jaccard_distance").select(
+        F.col("datasetA.artist_key").alias("artist_key"),
+        F.col("datasetB.artist_key").alias("similar_artist_key"),
+        "jaccard_distance",
+    )
+    ranked = pairs.where("artist_key != similar_artist_key").withColumn(
+        "rank",
+        F.row_number().over(
+            Window.partitionBy("artist_key").orderBy(
+                F.col("jaccard_distance").asc(), F.col("similar_artist_key").asc()
+            )
+        ),
+    )
+    names = dbt.ref("dim_artists").select("artist_key", "canonical_name")
+    return (
+        ranked.where(F.col("rank") <= k)
+        .join(names.withColumnRenamed("canonical_name", "artist_name"), "artist_key")
+        .join(
+            names.select(
+                F.col("artist_key").alias("similar_artist_key"),
+                F.col("canonical_name").alias("similar_artist_name"),
+            ),
+            "similar_artist_key",
+        )
+        .select(
+            "artist_key",
+            "artist_name",
+            F.col("rank").cast("int").alias("rank"),
+            "similar_artist_key",
+            "similar_artist_name",
+            "jaccard_distance",
+        )
+    )
