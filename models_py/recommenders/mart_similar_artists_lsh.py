@@ -1,6 +1,6 @@
 """Similar artists by co-listening: MinHash LSH (pyspark.ml MinHashLSH) on each artist's set of listeners.
 
-Jaccard distance = 1 - |listeners(a) ∩ listeners(b)| / |listeners(a) ∪ listeners(b)|, exact for the
+Jaccard distance = 1 - (listeners of both) / (listeners of either), exact for the
 pairs LSH proposes; pairs LSH misses are the price of not comparing all pairs of artists.
 """
 

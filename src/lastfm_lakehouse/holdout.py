@@ -37,8 +37,15 @@ class Row:
     seconds: float
 
 
-def _ranking_rows(model: str, recs: dict[int, list[int]], held_out: dict[int, set[int]], k: int,
-                  catalogue: int, parameters: str, seconds: float) -> list[Row]:  # fmt: skip
+def _ranking_rows(
+    model: str,
+    recs: dict[int, list[int]],
+    held_out: dict[int, set[int]],
+    k: int,
+    catalogue: int,
+    parameters: str,
+    seconds: float,
+) -> list[Row]:
     scores = evaluation.ranking_scores(recs, held_out, k)
     rows = [
         Row(model, metric, k, value, scores.users, parameters, seconds)
@@ -55,8 +62,9 @@ def _as_lists(frame: pd.DataFrame) -> dict[int, list[int]]:
     return {int(u): g[ARTIST_KEY].astype(int).tolist() for u, g in frame.groupby(USER_KEY, sort=False)}
 
 
-def evaluate(split: DataFrame, users: DataFrame, als_params: als.AlsParams, knn_params: knn.KnnParams,
-             k: int) -> pd.DataFrame:  # fmt: skip
+def evaluate(
+    split: DataFrame, users: DataFrame, als_params: als.AlsParams, knn_params: knn.KnnParams, k: int
+) -> pd.DataFrame:
     """One row per (model, metric): precision/recall/ndcg/map/coverage at k, ALS RMSE, kNN recall."""
     train = split.where("not is_holdout").select(USER_KEY, ARTIST_KEY, "plays", "rating")
     train_pdf = train.toPandas()
@@ -74,8 +82,15 @@ def evaluate(split: DataFrame, users: DataFrame, als_params: als.AlsParams, knn_
     started = time.perf_counter()
     ranking = popularity_ranking(train)
     popular = {u: popular_unplayed(ranking, played.get(u, set()), k) for u in held_out}
-    rows += _ranking_rows("popularity", popular, held_out, k, catalogue, "listeners in training rows",
-                          time.perf_counter() - started)  # fmt: skip
+    rows += _ranking_rows(
+        "popularity",
+        popular,
+        held_out,
+        k,
+        catalogue,
+        "listeners in training rows",
+        time.perf_counter() - started,
+    )
 
     started = time.perf_counter()
     user_factors, artist_factors = als.train(split.where("is_training_sample"), als_params)
@@ -121,6 +136,15 @@ def evaluate(split: DataFrame, users: DataFrame, als_params: als.AlsParams, knn_
     )
     approx, _ = knn.search(features, index, sample, knn_params.k, knn_params.batch_rows)
     exact, _ = knn.exact_search(features, sample, knn_params.k)
-    rows.append(Row("knn", "neighbour_recall", knn_params.k, knn.neighbour_recall(approx, exact), len(sample),
-                    knn_text, 0.0))  # fmt: skip
+    rows.append(
+        Row(
+            "knn",
+            "neighbour_recall",
+            knn_params.k,
+            knn.neighbour_recall(approx, exact),
+            len(sample),
+            knn_text,
+            0.0,
+        )
+    )
     return pd.DataFrame([asdict(r) for r in rows])
