@@ -2,6 +2,7 @@
 
     lastfm-lakehouse build [--users N] [--seed S] [-- extra dbt build arguments]
     lastfm-lakehouse data          # which raw data a build would use
+    lastfm-lakehouse recommend "radiohead" "muse=3" -n 10   # a new listener (see listener.py)
 
 ``build`` finds the raw files (see ``raw_data``), generates a default-size synthetic dataset when
 there are none, runs ``dbt build`` in this process (dbt's programmatic ``dbtRunner``) and then, in
@@ -194,6 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     build_parser.set_defaults(func=build)
     data_parser = commands.add_parser("data", help="which raw files a build would use")
     data_parser.set_defaults(func=show_data)
+    commands.add_parser("recommend", help="top-N artists for a new listener (ALS fold-in)", add_help=False)
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "recommend":
+        from lastfm_lakehouse import listener
+
+        return listener.main(argv[1:])
     args = parser.parse_args(argv)
     if getattr(args, "dbt_args", None) and args.dbt_args[0] == "--":
         args.dbt_args = args.dbt_args[1:]
