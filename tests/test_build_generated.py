@@ -14,6 +14,7 @@ from lastfm_lakehouse.raw_data import count_lines
 from lastfm_lakehouse.settings import PLAYS_FILE, PROFILES_FILE
 
 from .conftest import Build, dbt_build
+from .contracts import assert_top_n_contract
 from .rawfiles import parse_plays, read_lines
 
 SHA = "0" * 39 + "1"
@@ -159,3 +160,76 @@ def test_dim_users_cleans_age_and_one_hot_encodes_country(spark, build: Build, r
     germans = users[users.country == "Germany"]
     assert len(germans) > 0 and (germans.country_germany == 1).all()
     assert users[~users.has_profile].country.isna().all()
+
+
+# --- recommenders (dbt Python models run by the lakehouse adapter in the same build) --------------
+
+RECOMMENDATION_MARTS = {
+    # mart: (query column, item column, score column, higher is better, excludes played pairs)
+    "mart_recommendations_als": ("user_key", "artist_key", "score", True, True),
+    "mart_recommendations_knn": ("user_key", "artist_key", "score", True, True),
+    "mart_artist_audience": ("artist_key", "user_key", "score", True, True),
+    "mart_similar_artists": ("artist_key", "similar_artist_key", "cosine_similarity", True, False),
+    "mart_similar_artists_lsh": ("artist_key", "similar_artist_key", "jaccard_distance", False, False),
+}
+
+
+def test_sql_and_python_models_ran_in_one_build(build: Build) -> None:
+    languages = {r.node.name: r.node.language for r in build.results if hasattr(r.node, "language")}
+    assert languages["fct_plays"] == "sql"
+    for name in (*RECOMMENDATION_MARTS, "mart_als_factors", "mart_model_evaluation"):
+        assert languages[name] == "python"
+    assert all(str(r.status) in ("success", "pass") for r in build.results)
+
+
+@pytest.mark.parametrize("mart", sorted(RECOMMENDATION_MARTS))
+def test_recommendation_mart_contract(spark, build: Build, mart: str) -> None:
+    query, item, score, higher, excludes_played = RECOMMENDATION_MARTS[mart]
+    frame = to_pandas(build.table(spark, mart))
+    facts = to_pandas(build.table(spark, "fct_plays"))
+    played = set(zip(facts.user_key, facts.artist_key, strict=True))
+    if query == "artist_key" and item == "user_key":
+        played = {(a, u) for u, a in played}
+    assert_top_n_contract(frame, query, item, 20, score, played if excludes_played else None, higher)
+    if item == "similar_artist_key":
+        assert (frame.artist_key != frame.similar_artist_key).all()
+
+
+def test_every_listener_gets_recommendations_explained_by_an_artist_they_played(spark, build: Build) -> None:
+    recs = to_pandas(build.table(spark, "mart_recommendations_als"))
+    users = to_pandas(build.table(spark, "dim_users"))
+    facts = to_pandas(build.table(spark, "fct_plays"))
+    assert set(recs.user_key) == set(users[users.has_plays].user_key)
+    assert (recs.groupby("user_key").size() == 20).all()
+    played = set(zip(facts.user_key, facts.artist_key, strict=True))
+    explained = recs[recs.recommendation_source == "als"]
+    assert all(
+        (u, b) in played for u, b in zip(explained.user_key, explained.because_artist_key, strict=True)
+    )
+    knn_recs = to_pandas(build.table(spark, "mart_recommendations_knn"))
+    assert set(knn_recs.user_key) == set(users.user_key)  # users without plays get the popularity list
+
+
+def test_lsh_distances_are_exact_jaccard(spark, build: Build) -> None:
+    similar = to_pandas(build.table(spark, "mart_similar_artists_lsh")).head(200)
+    facts = to_pandas(build.table(spark, "fct_plays"))
+    listeners = facts.groupby("artist_key").user_key.apply(set)
+    for a, b, distance in zip(
+        similar.artist_key, similar.similar_artist_key, similar.jaccard_distance, strict=True
+    ):
+        expected = 1 - len(listeners[a] & listeners[b]) / len(listeners[a] | listeners[b])
+        assert distance == pytest.approx(expected)
+
+
+def test_evaluation_beats_popularity_and_reports_every_metric(spark, build: Build) -> None:
+    evaluation = to_pandas(build.table(spark, "mart_model_evaluation"))
+    table = evaluation.set_index(["model", "metric"]).value
+    for model in ("als", "knn", "popularity"):
+        for metric in ("precision", "recall", "ndcg", "map", "coverage"):
+            assert 0 <= table[(model, metric)] <= 1
+    assert table[("als", "ndcg")] > table[("popularity", "ndcg")]
+    assert table[("knn", "ndcg")] > table[("popularity", "ndcg")]
+    assert table[("als", "rmse")] > 0
+    assert 0 < table[("knn", "neighbour_recall")] <= 1
+    gate = [r for r in build.results if r.node.name == "assert_recommenders_beat_popularity"]
+    assert gate and str(gate[0].status) == "pass"

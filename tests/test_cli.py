@@ -3,11 +3,13 @@ separate processes with their own lakehouse home."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from lastfm_lakehouse import generate
@@ -71,3 +73,27 @@ def test_build_prints_data_and_tables_then_dbt_show_answers(env: dict[str, str],
     )
     assert show.returncode == 0, show.stdout[-3000:]
     assert f"| {pairs} |" in show.stdout.replace(" ", " ")
+
+    # a new listener, folded into the ALS factors just built (no retraining)
+    names = expected.valid.groupby("artist_name").user_sha1.nunique().sort_values(ascending=False).index[:2]
+    listener = run(
+        [
+            sys.executable,
+            "-m",
+            "lastfm_lakehouse.cli",
+            "recommend",
+            names[0],
+            f"{names[1]}=3",
+            "-n",
+            "5",
+            "--tsv",
+        ],
+        env,
+    )
+    assert listener.returncode == 0, listener.stderr[-3000:]
+    table = pd.read_csv(io.StringIO(listener.stdout), sep="\t", keep_default_na=False)
+    assert table.columns.tolist() == ["rank", "artist_key", "artist_name", "score", "because"]
+    assert table["rank"].tolist() == [1, 2, 3, 4, 5] and table.score.is_monotonic_decreasing
+    assert not set(table.artist_name) & set(names) and set(table.because) <= set(names)
+    unknown = run([sys.executable, "-m", "lastfm_lakehouse.cli", "recommend", "no such artist at all"], env)
+    assert unknown.returncode == 2 and "no artist named 'no such artist at all'" in unknown.stderr

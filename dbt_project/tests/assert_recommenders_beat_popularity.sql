@@ -21,20 +21,20 @@ baseline as (
 
 required_models as (
 
-    select 'als' as model
+    select 'als' as model_name
     union all
-    select 'knn' as model
+    select 'knn' as model_name
 
 )
 
 select
-    required_models.model,
+    required_models.model_name,
     ndcg.value as model_ndcg,
     baseline.baseline_ndcg
 from required_models
 cross join baseline
 left join ndcg
-    on required_models.model = ndcg.model
+    on required_models.model_name = ndcg.model
 where
     baseline.baseline_ndcg is null
     or coalesce(ndcg.value, 0) <= baseline.baseline_ndcg

@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("artists", nargs="+", help='artist names, optionally weighted: "muse=3"')
     parser.add_argument("-n", type=int, default=20, help="how many artists (default %(default)s)")
+    parser.add_argument("--tsv", action="store_true", help="tab-separated output with a header, for scripts")
     parser.add_argument(
         "--schema", default=None, help="schema of the marts (default $LASTFM_SCHEMA or lastfm)"
     )
@@ -171,5 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     except UnknownArtistError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    print(result.to_string(index=False, formatters={"score": "{:.4f}".format}))
+    if args.tsv:
+        print(result.to_csv(sep="\t", index=False), end="")
+    else:
+        print(result.to_string(index=False, formatters={"score": "{:.4f}".format}))
     return 0

@@ -22,6 +22,14 @@ class LakehouseAdapter(SparkAdapter):
         """Absolute path of the directory holding the two raw files (see ``raw_data.resolve``)."""
         return str(raw_data.resolve().directory)
 
+    @available
+    def default_table_format(self) -> str:
+        """The profile's table format (parquet or delta), used when a model sets no file_format."""
+        credentials = self.config.credentials
+        if hasattr(credentials, "spark_settings"):
+            return credentials.spark_settings().table_format
+        return "parquet"
+
     @property
     def default_python_submission_method(self) -> str:
         return "session"

@@ -1,0 +1,68 @@
+"""kNN features, the IVF search against brute force, and the weighted prediction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lastfm_lakehouse import knn
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(1)
+    rows = []
+    for user in range(1, 301):
+        taste = rng.integers(0, 6)
+        for artist in rng.choice(40, size=12, replace=False) + taste * 40 + 1:
+            rows.append((user, int(artist), int(rng.integers(1, 500))))
+    plays = pd.DataFrame(rows, columns=["user_key", "artist_key", "plays"])
+    users = pd.DataFrame(
+        {
+            "user_key": np.arange(1, 301),
+            "age_scaled": rng.random(300),
+            "country": rng.choice(["Germany", "Poland", None], size=300),
+        }
+    )
+    return plays, users
+
+
+def test_features_are_unit_length_l1_plays(data) -> None:
+    plays, users = data
+    features = knn.build_features(plays, users, knn.KnnParams())
+    assert np.allclose(np.asarray(features.plays.sum(axis=1)).ravel(), 1.0)
+    norms = np.sqrt(np.asarray(features.features.multiply(features.features).sum(axis=1)).ravel())
+    assert np.allclose(norms, 1.0, atol=1e-5)
+    assert features.features.shape[1] == features.plays.shape[1] + 1 + 2  # plays, age, two countries
+
+
+def test_probing_every_cell_is_exact_and_fewer_probes_search_less(data) -> None:
+    plays, users = data
+    params = knn.KnnParams(k=10, cells=12, probes=12)
+    features = knn.build_features(plays, users, params)
+    index = knn.build_index(features, params)
+    rows = np.arange(0, 300, 7)
+    exact, exact_sims = knn.exact_search(features, rows, 10)
+    approx, approx_sims = knn.search(features, index, rows, 10, batch_rows=5)
+    assert knn.neighbour_recall(approx, exact) == 1.0
+    assert np.allclose(np.sort(approx_sims, axis=1), np.sort(exact_sims, axis=1))
+    assert not (approx == rows[:, None]).any()  # never its own neighbour
+    narrow = knn.build_index(features, knn.KnnParams(k=10, cells=12, probes=2))
+    partial, _ = knn.search(features, narrow, rows, 10)
+    assert 0.3 < knn.neighbour_recall(partial, exact) <= 1.0
+
+
+def test_prediction_is_the_similarity_weighted_mean_of_neighbour_plays(data) -> None:
+    plays, users = data
+    features = knn.build_features(plays, users, knn.KnnParams())
+    query = np.array([0])
+    neighbours = np.array([[1, 2]])
+    sims = np.array([[0.75, 0.25]])
+    best, scores = knn.predict(features, query, neighbours, sims, n=400)
+    p = features.plays.toarray()
+    expected = (0.75 * p[1] + 0.25 * p[2]) / 1.0
+    expected[p[0] > 0] = 0  # already played
+    for column, score in zip(best[0][best[0] >= 0], scores[0][best[0] >= 0], strict=True):
+        assert score == pytest.approx(expected[column])
+    assert set(best[0][best[0] >= 0]) == set(np.flatnonzero(expected > 0))
