@@ -39,6 +39,12 @@ MART_TABLES = (
     "fct_plays",
     "fct_plays_balanced",
     "mart_play_statistics",
+    "mart_recommendations_als",
+    "mart_recommendations_knn",
+    "mart_artist_audience",
+    "mart_similar_artists",
+    "mart_similar_artists_lsh",
+    "mart_model_evaluation",
 )
 
 
@@ -132,7 +138,13 @@ def summary(spark: SparkSession, schema: str) -> str:
             "?",
         )
         n = spark.table(f"{schema}.{table}").count()
-        lines.append(f"  {schema}.{table:<22} {n:>12,} rows   {location}")
+        lines.append(f"  {schema}.{table:<26} {n:>12,} rows   {location}")
+    evaluation = spark.sql(f"""
+        select model, metric, k, value from {schema}.mart_model_evaluation order by model, metric
+    """).collect()
+    if evaluation:
+        lines += ["", "Model evaluation (mart_model_evaluation)"]
+        lines += [f"  {r.model:<11} {r.metric:<17} {'' if r.k is None else r.k:>4}  {r.value:.4f}" for r in evaluation]
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ import importlib.metadata
 import logging
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -112,6 +113,9 @@ def get_or_create(settings: SparkSettings | None = None) -> SparkSession:
     if settings.master.startswith("local"):
         # An embedded session needs no network: bind to loopback (and skip the hostname warning).
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python UDF workers must run this interpreter (the virtualenv with this package), not the
+        # first python3 on PATH, which is what PySpark starts when PYSPARK_PYTHON is unset.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for sub in ("warehouse", "tmp"):
         (settings.home / sub).mkdir(parents=True, exist_ok=True)
     builder = SparkSession.builder.enableHiveSupport()
