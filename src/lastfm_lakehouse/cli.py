@@ -144,7 +144,9 @@ def summary(spark: SparkSession, schema: str) -> str:
     """).collect()
     if evaluation:
         lines += ["", "Model evaluation (mart_model_evaluation)"]
-        lines += [f"  {r.model:<11} {r.metric:<17} {'' if r.k is None else r.k:>4}  {r.value:.4f}" for r in evaluation]
+        for row in evaluation:
+            cut = "" if row.k is None else row.k
+            lines.append(f"  {row.model:<11} {row.metric:<17} {cut:>4}  {row.value:.4f}")
     return "\n".join(lines)
 
 
