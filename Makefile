@@ -11,7 +11,7 @@ USERS ?= 2000
 SEED ?= 360
 OUT ?= data/generated
 
-.PHONY: help setup java build test lint generate docs clean clean-lakehouse
+.PHONY: help setup java build test lint generate docs clean clean-lakehouse serve stop status
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -59,3 +59,12 @@ clean-lakehouse:  ## drop the warehouse and metastore (.lakehouse/ or $$LAKEHOUS
 
 clean: clean-lakehouse  ## also remove dbt's target/ and generated data
 	rm -rf dbt_project/target dbt_project/logs data/generated
+
+serve: setup  ## start the Thrift (JDBC/ODBC, :10000) + Spark Connect (:15002) server (idempotent)
+	$(BIN)/python -m lastfm_lakehouse.server start
+
+stop:  ## stop the server
+	$(BIN)/python -m lastfm_lakehouse.server stop
+
+status:  ## is the server up, on which ports, where is its log
+	$(BIN)/python -m lastfm_lakehouse.server status

@@ -30,10 +30,13 @@ def model(dbt, spark):
         .select("artist_key", listener_set("keys").alias("listeners"))
     )
     lsh = MinHashLSH(inputCol="listeners", outputCol="hashes", numHashTables=tables, seed=42).fit(artists)
-    pairs = lsh.approxSimilarityJoin(artists, artists, max_distance, distCol="jaccard_distance").select(
+    joined = lsh.approxSimilarityJoin(artists, artists, max_distance, distCol="jaccard_distance")
+    # Over Spark Connect (pyspark 4.2) the distance column is named "distCol" whatever distCol says.
+    distance = "jaccard_distance" if "jaccard_distance" in joined.columns else "distCol"
+    pairs = joined.select(
         F.col("datasetA.artist_key").alias("artist_key"),
         F.col("datasetB.artist_key").alias("similar_artist_key"),
-        "jaccard_distance",
+        F.col(distance).alias("jaccard_distance"),
     )
     ranked = pairs.where("artist_key != similar_artist_key").withColumn(
         "rank",

@@ -29,6 +29,10 @@ ENV_SPARK_MASTER = "LAKEHOUSE_SPARK_MASTER"
 ENV_DRIVER_MEMORY = "LAKEHOUSE_DRIVER_MEMORY"
 ENV_SHUFFLE_PARTITIONS = "LAKEHOUSE_SHUFFLE_PARTITIONS"
 ENV_DELTA_JARS_DIR = "LAKEHOUSE_DELTA_JARS_DIR"
+ENV_METASTORE_URL = "LAKEHOUSE_METASTORE_URL"
+ENV_METASTORE_USER = "LAKEHOUSE_METASTORE_USER"
+ENV_METASTORE_PASSWORD = "LAKEHOUSE_METASTORE_PASSWORD"
+ENV_JDBC_JARS = "LAKEHOUSE_JDBC_JARS"
 
 # --- defaults --------------------------------------------------------------------------------
 TABLE_FORMATS = ("parquet", "delta")
@@ -41,6 +45,8 @@ DEFAULT_SHUFFLE_PARTITIONS = 8
 # Users in the dataset `make build` generates when no real files are present.
 DEFAULT_GENERATED_USERS = 2_000
 DEFAULT_GENERATOR_SEED = 360
+# Debian's libpostgresql-jdbc-java puts the PostgreSQL JDBC driver here.
+DEFAULT_JDBC_JARS = "/usr/share/java/postgresql.jar"
 
 
 def repo_root() -> Path:
@@ -72,6 +78,11 @@ class SparkSettings:
     shuffle_partitions: int = DEFAULT_SHUFFLE_PARTITIONS
     table_format: str = DEFAULT_TABLE_FORMAT
     delta_jars_dir: Path | None = None
+    # None: embedded Derby under ``home`` (one JVM at a time); else a JDBC URL (PostgreSQL).
+    metastore_url: str | None = None
+    metastore_user: str = "hive"
+    metastore_password: str = "hive"
+    jdbc_jars: str = DEFAULT_JDBC_JARS
 
     def __post_init__(self) -> None:
         if self.table_format not in TABLE_FORMATS:
@@ -92,6 +103,10 @@ class SparkSettings:
     def metastore_dir(self) -> Path:
         return self.home / "metastore_db"
 
+    @property
+    def metastore_description(self) -> str:
+        return self.metastore_url or f"embedded Derby at {self.metastore_dir}"
+
     @classmethod
     def from_env(cls, **overrides: object) -> SparkSettings:
         """Defaults, then environment variables, then explicit (non-empty) overrides."""
@@ -105,6 +120,10 @@ class SparkSettings:
             ),
             "table_format": os.environ.get(ENV_TABLE_FORMAT, "").strip().lower() or DEFAULT_TABLE_FORMAT,
             "delta_jars_dir": Path(jars).expanduser().resolve() if jars else None,
+            "metastore_url": os.environ.get(ENV_METASTORE_URL, "").strip() or None,
+            "metastore_user": os.environ.get(ENV_METASTORE_USER, "").strip() or "hive",
+            "metastore_password": os.environ.get(ENV_METASTORE_PASSWORD, "").strip() or "hive",
+            "jdbc_jars": os.environ.get(ENV_JDBC_JARS, "").strip() or DEFAULT_JDBC_JARS,
         }
         values.update({key: value for key, value in overrides.items() if value not in (None, "")})
         for key in ("home", "delta_jars_dir"):

@@ -72,7 +72,8 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.sql.warehouse.dir": str(settings.warehouse_dir),
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.session.timeZone": "UTC",
-        # Embedded Derby metastore under the lakehouse home (one JVM at a time).
+        # Embedded Derby metastore under the lakehouse home (one JVM at a time) unless a
+        # metastore URL (PostgreSQL, for a server and builds at the same time) is configured.
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={settings.metastore_dir};create=true"
         ),
@@ -86,6 +87,16 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.sql.ui.retainedExecutions": "200",
         "spark.eventLog.enabled": "false",
     }
+    if settings.metastore_url:
+        conf.update(
+            {
+                "spark.hadoop.javax.jdo.option.ConnectionURL": settings.metastore_url,
+                "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
+                "spark.hadoop.javax.jdo.option.ConnectionUserName": settings.metastore_user,
+                "spark.hadoop.javax.jdo.option.ConnectionPassword": settings.metastore_password,
+                "spark.driver.extraClassPath": settings.jdbc_jars,
+            }
+        )
     if settings.table_format == "delta":
         conf["spark.sql.extensions"] = DELTA_EXTENSION
         conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
@@ -93,7 +104,9 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
     return conf
 
 
-def get_or_create(settings: SparkSettings | None = None) -> SparkSession:
+def get_or_create(
+    settings: SparkSettings | None = None, extra_conf: dict[str, str] | None = None
+) -> SparkSession:
     """The process's SparkSession, created with ``settings`` (from the environment) if none exists."""
     from pyspark.sql import SparkSession
 
@@ -101,6 +114,11 @@ def get_or_create(settings: SparkSettings | None = None) -> SparkSession:
     if active is not None:
         return active
     settings = settings or SparkSettings.from_env()
+    if settings.metastore_url and not all(Path(jar).is_file() for jar in settings.jdbc_jars.split(":")):
+        raise RuntimeError(
+            f"metastore {settings.metastore_url} needs the PostgreSQL JDBC driver at {settings.jdbc_jars} "
+            "(make metastore installs libpostgresql-jdbc-java; LAKEHOUSE_JDBC_JARS points elsewhere)"
+        )
     if settings.master.startswith("local"):
         major = java_major_version()
         if major is None:
@@ -116,10 +134,14 @@ def get_or_create(settings: SparkSettings | None = None) -> SparkSession:
         # Python UDF workers must run this interpreter (the virtualenv with this package), not the
         # first python3 on PATH, which is what PySpark starts when PYSPARK_PYTHON is unset.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    elif settings.master.startswith(("spark://127.", "spark://localhost")):
+        # A standalone cluster on this machine: same interpreter, loopback addresses.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for sub in ("warehouse", "tmp"):
         (settings.home / sub).mkdir(parents=True, exist_ok=True)
     builder = SparkSession.builder.enableHiveSupport()
-    for key, value in spark_conf(settings).items():
+    for key, value in {**spark_conf(settings), **(extra_conf or {})}.items():
         builder = builder.config(key, value)
     log.info("starting Spark (master %s) with the lakehouse at %s", settings.master, settings.home)
     session = builder.getOrCreate()

@@ -29,6 +29,8 @@ class LakehouseCredentials(SparkCredentials):
     shuffle_partitions: int | None = None
     table_format: str | None = None
     delta_jars_dir: str | None = None
+    # Spark Connect endpoint for Python models when dbt talks to a server (method thrift).
+    connect_url: str | None = None
 
     @classmethod
     def __pre_deserialize__(cls, data: Any) -> Any:

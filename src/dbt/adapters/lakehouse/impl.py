@@ -6,7 +6,7 @@ from dbt.adapters.base import PythonJobHelper, available
 from dbt.adapters.spark.impl import SparkAdapter
 
 from dbt.adapters.lakehouse.connections import LakehouseConnectionManager
-from dbt.adapters.lakehouse.python_submissions import SessionPythonJobHelper
+from dbt.adapters.lakehouse.python_submissions import ConnectPythonJobHelper, SessionPythonJobHelper
 from lastfm_lakehouse import raw_data
 
 
@@ -32,8 +32,13 @@ class LakehouseAdapter(SparkAdapter):
 
     @property
     def default_python_submission_method(self) -> str:
-        return "session"
+        """In-process for the embedded target, Spark Connect when dbt talks to a server."""
+        return "session" if self.config.credentials.method == "session" else "connect"
 
     @property
     def python_submission_helpers(self) -> dict[str, type[PythonJobHelper]]:
-        return {**super().python_submission_helpers, "session": SessionPythonJobHelper}
+        return {
+            **super().python_submission_helpers,
+            "session": SessionPythonJobHelper,
+            "connect": ConnectPythonJobHelper,
+        }

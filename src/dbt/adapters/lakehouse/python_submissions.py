@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 import traceback
 from typing import Any
 
 from dbt.adapters.base import PythonJobHelper
 from dbt_common.exceptions import DbtRuntimeError
+
+# pyspark.ml's modules import each other circularly; dbt threads importing them at the same time
+# fail with "partially initialized module". Models import them after this lock-guarded first import.
+_PYSPARK_ML_IMPORT = threading.Lock()
+
+
+def _import_pyspark_ml() -> None:
+    with _PYSPARK_ML_IMPORT:
+        import pyspark.ml.feature
+        import pyspark.ml.recommendation  # noqa: F401
 
 
 class SessionPythonJobHelper(PythonJobHelper):
@@ -17,10 +28,14 @@ class SessionPythonJobHelper(PythonJobHelper):
         self.credentials = credentials
         self.name = f"{parsed_model['schema']}.{parsed_model['alias']}"
 
-    def submit(self, compiled_code: str) -> None:
+    def session(self) -> Any:
         from lastfm_lakehouse.spark_session import get_or_create
 
-        spark = get_or_create(self.credentials.spark_settings())
+        return get_or_create(self.credentials.spark_settings())
+
+    def submit(self, compiled_code: str) -> None:
+        _import_pyspark_ml()
+        spark = self.session()
         filename = f"<dbt python model {self.name}>"
         namespace: dict[str, Any] = {"spark": spark, "__name__": "__dbt_python_model__"}
         try:
@@ -30,3 +45,25 @@ class SessionPythonJobHelper(PythonJobHelper):
             raise DbtRuntimeError(
                 f"Python model {self.name} failed: {type(exc).__name__}: {exc}\n" + "".join(frames)
             ) from exc
+
+
+class ConnectPythonJobHelper(SessionPythonJobHelper):
+    """Executes the model's code here with ``spark`` a Spark Connect session to the server, so the
+    DataFrame work runs on the server (and its cluster), next to the SQL models sent over Thrift."""
+
+    def session(self) -> Any:
+        from pyspark.sql import SparkSession
+
+        url = self.credentials.connect_url
+        if not url:
+            raise DbtRuntimeError(
+                f"Python model {self.name}: the profile sets no connect_url (sc://host:15002)"
+            )
+        try:
+            session = SparkSession.builder.remote(url).getOrCreate()
+        except Exception as exc:
+            raise DbtRuntimeError(f"Python model {self.name}: no Spark Connect at {url}: {exc}") from exc
+        # dbt runs models in worker threads and Connect's active session is thread-local;
+        # pyspark.ml on Connect looks it up, so make it active in this thread.
+        type(session)._set_default_and_active_session(session)
+        return session

@@ -1,0 +1,242 @@
+"""One long-running Spark application that serves the lakehouse: HiveServer2 Thrift (JDBC/ODBC for BI
+tools, beeline, PyHive, dbt's ``thrift`` method) and Spark Connect (dbt Python models, PySpark
+clients), over the same warehouse and metastore the builds write.
+
+    python -m lastfm_lakehouse.server start|stop|status|run   (make serve / make stop / make status)
+
+``start`` is idempotent: a running server is left alone. The server binds to 127.0.0.1 unless
+``LAKEHOUSE_SERVER_HOST`` says otherwise, logs to ``$LAKEHOUSE_HOME/logs/server.log`` and keeps its
+pid in ``$LAKEHOUSE_HOME/server.pid``. ``LAKEHOUSE_SPARK_MASTER`` (e.g. ``spark://host:7077``,
+``yarn``, ``k8s://...``) runs it on a cluster instead of in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lastfm_lakehouse.settings import SparkSettings, lakehouse_home
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_THRIFT_PORT = 10000
+DEFAULT_CONNECT_PORT = 15002
+START_TIMEOUT_SECONDS = 240
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str
+    thrift_port: int
+    connect_port: int
+    home: Path
+
+    @classmethod
+    def from_env(cls) -> ServerConfig:
+        return cls(
+            host=os.environ.get("LAKEHOUSE_SERVER_HOST", DEFAULT_HOST),
+            thrift_port=int(os.environ.get("LAKEHOUSE_THRIFT_PORT", DEFAULT_THRIFT_PORT)),
+            connect_port=int(os.environ.get("LAKEHOUSE_CONNECT_PORT", DEFAULT_CONNECT_PORT)),
+            home=lakehouse_home(),
+        )
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "server.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "server.log"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"HiveServer2 Thrift": self.thrift_port, "Spark Connect": self.connect_port}
+
+
+def port_open(host: str, port: int) -> bool:
+    """Something accepts connections on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0
+
+
+def running_pid(config: ServerConfig) -> int | None:
+    try:
+        pid = int(config.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def server_conf(config: ServerConfig) -> dict[str, str]:
+    return {
+        "spark.app.name": "lastfm-lakehouse-server",
+        "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
+        "spark.connect.grpc.binding.address": config.host,
+        "spark.connect.grpc.binding.port": str(config.connect_port),
+        "spark.hadoop.hive.server2.thrift.bind.host": config.host,
+        "spark.hadoop.hive.server2.thrift.port": str(config.thrift_port),
+        "spark.hadoop.hive.server2.transport.mode": "binary",
+        # Many BI sessions at once: share the cores fairly instead of first-come-first-served.
+        "spark.scheduler.mode": "FAIR",
+        "spark.ui.enabled": "true",
+    }
+
+
+def run(config: ServerConfig) -> int:
+    """Start both endpoints in this process and serve until SIGTERM/SIGINT."""
+    from lastfm_lakehouse.spark_session import get_or_create
+
+    settings = SparkSettings.from_env()
+    spark = get_or_create(settings, extra_conf=server_conf(config))
+    jvm = spark._jvm  # type: ignore[attr-defined]
+    jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
+        spark._jsparkSession.sqlContext()  # type: ignore[attr-defined]
+    )
+    print(
+        f"lastfm-lakehouse server: Thrift jdbc:hive2://{config.host}:{config.thrift_port}, "
+        f"Spark Connect sc://{config.host}:{config.connect_port}, master {settings.master}, "
+        f"warehouse {settings.warehouse_dir}, metastore {settings.metastore_description}",
+        flush=True,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    print("lastfm-lakehouse server: stopping", flush=True)
+    spark.stop()
+    return 0
+
+
+def start(config: ServerConfig) -> int:
+    pid = running_pid(config)
+    if pid is not None and all(port_open(config.host, p) for p in config.ports.values()):
+        print(f"server already running (pid {pid}): {describe(config)}")
+        return 0
+    if pid is not None:
+        print(f"a server process (pid {pid}) exists but is not answering yet; see {config.log_file}")
+        return wait_until_up(config, pid)
+    taken = [f"{name} port {port}" for name, port in config.ports.items() if port_open(config.host, port)]
+    if taken:
+        print(
+            f"ERROR: {' and '.join(taken)} on {config.host} already in use by another program; "
+            "stop it or set LAKEHOUSE_THRIFT_PORT / LAKEHOUSE_CONNECT_PORT",
+            file=sys.stderr,
+        )
+        return 1
+    from lastfm_lakehouse.spark_session import java_major_version
+
+    major = java_major_version()
+    if major is None or major < 17:
+        print(
+            f"ERROR: Spark needs Java 17+ (found: {major or 'none'}); run `make java` or set JAVA_HOME",
+            file=sys.stderr,
+        )
+        return 1
+    config.log_file.parent.mkdir(parents=True, exist_ok=True)
+    with config.log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lastfm_lakehouse.server", "run"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    config.pid_file.write_text(f"{process.pid}\n")
+    print(f"starting server (pid {process.pid}), log {config.log_file}")
+    return wait_until_up(config, process.pid)
+
+
+def wait_until_up(config: ServerConfig, pid: int) -> int:
+    started = time.monotonic()
+    while time.monotonic() - started < START_TIMEOUT_SECONDS:
+        if running_pid(config) is None:
+            print(
+                f"ERROR: the server exited during start-up; last lines of {config.log_file}:", file=sys.stderr
+            )
+            print(tail(config.log_file), file=sys.stderr)
+            config.pid_file.unlink(missing_ok=True)
+            return 1
+        if all(port_open(config.host, p) for p in config.ports.values()):
+            print(f"server up in {time.monotonic() - started:.0f}s: {describe(config)}")
+            return 0
+        time.sleep(1)
+    print(
+        f"ERROR: server not answering after {START_TIMEOUT_SECONDS}s; see {config.log_file}", file=sys.stderr
+    )
+    return 1
+
+
+def stop(config: ServerConfig) -> int:
+    pid = running_pid(config)
+    if pid is None:
+        print("server not running")
+        config.pid_file.unlink(missing_ok=True)
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(60):
+        if running_pid(config) is None:
+            break
+        time.sleep(0.5)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    config.pid_file.unlink(missing_ok=True)
+    print(f"server stopped (pid {pid})")
+    return 0
+
+
+def status(config: ServerConfig) -> int:
+    pid = running_pid(config)
+    states = {name: port_open(config.host, port) for name, port in config.ports.items()}
+    if pid is None:
+        print(
+            "server not running"
+            + (" (but something else listens on its ports)" if any(states.values()) else "")
+        )
+        return 3
+    answered = ", ".join(f"{name} {'up' if up else 'DOWN'}" for name, up in states.items())
+    print(f"server running (pid {pid}): {answered}; {describe(config)}")
+    return 0 if all(states.values()) else 1
+
+
+def describe(config: ServerConfig) -> str:
+    return (
+        f"jdbc:hive2://{config.host}:{config.thrift_port}  sc://{config.host}:{config.connect_port}  "
+        f"log {config.log_file}"
+    )
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lastfm_lakehouse.server",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=("start", "stop", "status", "run"))
+    args = parser.parse_args(argv)
+    config = ServerConfig.from_env()
+    return {"start": start, "stop": stop, "status": status, "run": run}[args.command](config)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
