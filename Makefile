@@ -11,7 +11,7 @@ USERS ?= 2000
 SEED ?= 360
 OUT ?= data/generated
 
-.PHONY: help setup java build test lint generate docs clean clean-lakehouse serve stop status
+.PHONY: help setup java build test lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -68,3 +68,9 @@ stop:  ## stop the server
 
 status:  ## is the server up, on which ports, where is its log
 	$(BIN)/python -m lastfm_lakehouse.server status
+
+metastore: setup  ## PostgreSQL metastore for server + builds at once (then export LAKEHOUSE_METASTORE_URL)
+	$(BIN)/python -m lastfm_lakehouse.metastore up
+
+metastore-stop:  ## stop the PostgreSQL metastore
+	$(BIN)/python -m lastfm_lakehouse.metastore down
