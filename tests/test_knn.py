@@ -53,6 +53,14 @@ def test_probing_every_cell_is_exact_and_fewer_probes_search_less(data) -> None:
     assert 0.3 < knn.neighbour_recall(partial, exact) <= 1.0
 
 
+def test_artists_played_zero_times_count_as_played() -> None:
+    plays = pd.DataFrame({"user_key": [1, 1, 2, 2], "artist_key": [10, 20, 10, 20], "plays": [5, 0, 1, 9]})
+    users = pd.DataFrame({"user_key": [1, 2], "age_scaled": [0.5, 0.5], "country": [None, None]})
+    features = knn.build_features(plays, users, knn.KnnParams())
+    best, _ = knn.predict(features, np.array([0]), np.array([[1]]), np.array([[1.0]]), n=5)
+    assert (best[0] < 0).all()  # user 1 has a row for both artists: nothing to recommend
+
+
 def test_prediction_is_the_similarity_weighted_mean_of_neighbour_plays(data) -> None:
     plays, users = data
     features = knn.build_features(plays, users, knn.KnnParams())

@@ -63,6 +63,7 @@ class UserFeatures:
     artist_keys: np.ndarray  # sorted, column j of ``plays``
     plays: sparse.csr_matrix  # L1-normalised plays (users x artists)
     features: sparse.csr_matrix  # unit-length x_u (users x (artists + 1 + countries))
+    played: sparse.csr_matrix  # 1 where the user has a row for the artist (even with 0 plays)
 
     def rows_of(self, keys: np.ndarray) -> np.ndarray:
         position = np.searchsorted(self.user_keys, keys)
@@ -104,7 +105,8 @@ def build_features(plays: pd.DataFrame, users: pd.DataFrame, params: KnnParams) 
     x = sparse.hstack([p, sparse.csr_matrix(params.age_weight * age[:, None]), one_hot], format="csr")
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     x = sparse.diags(1.0 / np.where(norms == 0, 1.0, norms)) @ x
-    return UserFeatures(user_keys, artist_keys, p.tocsr(), x.tocsr().astype(np.float32))
+    played = sparse.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=p.shape)
+    return UserFeatures(user_keys, artist_keys, p.tocsr(), x.tocsr().astype(np.float32), played)
 
 
 @dataclass
@@ -244,8 +246,7 @@ def predict(
     )
     totals = np.asarray(w.sum(axis=1)).ravel()
     scores = (w @ features.plays).toarray() / np.where(totals > 0, totals, 1.0)[:, None]
-    played = features.plays[rows]
-    scores[played.nonzero()] = -np.inf
+    scores[features.played[rows].nonzero()] = -np.inf  # plays[rows] would miss 0-play rows
     scores[scores <= 0] = -np.inf  # only artists some neighbour played
     return _top(scores, n)
 
