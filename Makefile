@@ -11,7 +11,7 @@ USERS ?= 2000
 SEED ?= 360
 OUT ?= data/generated
 
-.PHONY: help setup java build test lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop
+.PHONY: help setup java build test lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop bench-serve
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -74,3 +74,7 @@ metastore: setup  ## PostgreSQL metastore for server + builds at once (then expo
 
 metastore-stop:  ## stop the PostgreSQL metastore
 	$(BIN)/python -m lastfm_lakehouse.metastore down
+
+bench-serve: setup  ## 8 clients x 60 s of point lookups over Thrift against the built lakehouse (starts the server)
+	$(BIN)/python -m lastfm_lakehouse.server start
+	$(BIN)/python -m lastfm_lakehouse.bench_serve --clients $(or $(BENCH_CLIENTS),8) --seconds $(or $(BENCH_SECONDS),60)

@@ -4,6 +4,7 @@ separate processes with their own lakehouse home."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -73,6 +74,32 @@ def test_build_prints_data_and_tables_then_dbt_show_answers(env: dict[str, str],
     )
     assert show.returncode == 0, show.stdout[-3000:]
     assert f"| {pairs} |" in show.stdout.replace(" ", " ")
+
+    # the dbt docs catalogue covers the marts and the exposures
+    docs = run(
+        [
+            sys.executable,
+            "-m",
+            "dbt.cli.main",
+            "docs",
+            "generate",
+            "--profiles-dir",
+            "../profiles",
+            "--target-path",
+            str(tmp_path / "docs"),
+        ],
+        env,
+        cwd=REPO / "dbt_project",
+    )
+    assert docs.returncode == 0, docs.stdout[-3000:]
+    catalog = json.loads((tmp_path / "docs" / "catalog.json").read_text())
+    manifest = json.loads((tmp_path / "docs" / "manifest.json").read_text())
+    built = {node.split(".")[-1] for node in catalog["nodes"]}
+    assert {"mart_recommendations_als", "mart_model_evaluation", "dim_users", "fct_plays"} <= built
+    assert {e.split(".")[-1] for e in manifest["exposures"]} >= {
+        "listener_recommendations",
+        "recommender_quality",
+    }
 
     # a new listener, folded into the ALS factors just built (no retraining)
     names = expected.valid.groupby("artist_name").user_sha1.nunique().sort_values(ascending=False).index[:2]

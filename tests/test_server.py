@@ -7,6 +7,7 @@ an embedded build writing to the same metastore while the server runs.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import socket
 import subprocess
@@ -223,3 +224,27 @@ def test_embedded_build_shares_the_metastore_with_the_running_server(
     cursor = hive.connect(host="127.0.0.1", port=int(served["LAKEHOUSE_THRIFT_PORT"])).cursor()
     cursor.execute("select count(*) from side_seeds.lastfm_countries")
     assert cursor.fetchone()[0] == 239
+
+
+def test_bench_serve_runs_bounded_and_reports(served: dict[str, str], server_build, tmp_path: Path) -> None:
+    out = tmp_path / "serve.json"
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "lastfm_lakehouse.bench_serve",
+            "--clients",
+            "2",
+            "--seconds",
+            "4",
+            "--port",
+            served["LAKEHOUSE_THRIFT_PORT"],
+            "--out",
+            str(out),
+        ],
+        served,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.read_text())
+    assert report["queries"] > 0 and report["errors"] == 0 and report["p95_ms"] >= report["p50_ms"] > 0

@@ -2,7 +2,7 @@
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.topn import Targets, spark_top_n
+from lastfm_lakehouse.topn import Targets, lay_out_for_lookups, spark_top_n
 
 
 def model(dbt, spark):
@@ -13,11 +13,15 @@ def model(dbt, spark):
     artist_factors = dbt.ref("mart_als_artist_factors").join(listeners, "artist_key", "left")
     users = Targets.from_frame(dbt.ref("mart_als_user_factors").toPandas(), "user_key")
     audience = spark_top_n(artist_factors, "artist_key", users, "user_key", n, exclude_column="listener_keys")
-    return (
-        audience.join(dbt.ref("dim_users").select("user_key", "user_sha1"), "user_key")
-        .join(
-            dbt.ref("dim_artists").select("artist_key", F.col("canonical_name").alias("artist_name")),
-            "artist_key",
-        )
-        .select("artist_key", "artist_name", "rank", "user_key", "user_sha1", "score")
+    return lay_out_for_lookups(
+        (
+            audience.join(dbt.ref("dim_users").select("user_key", "user_sha1"), "user_key")
+            .join(
+                dbt.ref("dim_artists").select("artist_key", F.col("canonical_name").alias("artist_name")),
+                "artist_key",
+            )
+            .select("artist_key", "artist_name", "rank", "user_key", "user_sha1", "score")
+        ),
+        "artist_key",
+        spark,
     )

@@ -12,7 +12,7 @@ from lastfm_lakehouse.recommend import (
     recommend_with_reasons,
     user_histories,
 )
-from lastfm_lakehouse.topn import Targets
+from lastfm_lakehouse.topn import Targets, lay_out_for_lookups
 
 
 def model(dbt, spark):
@@ -37,23 +37,27 @@ def model(dbt, spark):
     because = artists.select(
         F.col("artist_key").alias("because_artist_key"), F.col("canonical_name").alias("because_artist_name")
     )
-    return (
-        recommendations.join(users.select("user_key", "user_sha1"), "user_key")
-        .join(
-            artists.select("artist_key", "artist_mbid", F.col("canonical_name").alias("artist_name")),
-            "artist_key",
-        )
-        .join(because, "because_artist_key", "left")
-        .select(
-            "user_key",
-            "user_sha1",
-            "rank",
-            "artist_key",
-            "artist_mbid",
-            "artist_name",
-            "score",
-            "because_artist_key",
-            "because_artist_name",
-            "recommendation_source",
-        )
+    return lay_out_for_lookups(
+        (
+            recommendations.join(users.select("user_key", "user_sha1"), "user_key")
+            .join(
+                artists.select("artist_key", "artist_mbid", F.col("canonical_name").alias("artist_name")),
+                "artist_key",
+            )
+            .join(because, "because_artist_key", "left")
+            .select(
+                "user_key",
+                "user_sha1",
+                "rank",
+                "artist_key",
+                "artist_mbid",
+                "artist_name",
+                "score",
+                "because_artist_key",
+                "because_artist_name",
+                "recommendation_source",
+            )
+        ),
+        "user_sha1",
+        spark,
     )

@@ -7,6 +7,7 @@ from pyspark.sql import functions as F
 
 from lastfm_lakehouse.knn import KnnParams, build_features, build_index, spark_knn
 from lastfm_lakehouse.recommend import popularity_for_users, popularity_ranking, user_histories
+from lastfm_lakehouse.topn import lay_out_for_lookups
 
 
 def model(dbt, spark):
@@ -36,18 +37,22 @@ def model(dbt, spark):
     names = dbt.ref("dim_artists").select(
         "artist_key", "artist_mbid", F.col("canonical_name").alias("artist_name")
     )
-    return (
-        knn.unionByName(fallback)
-        .join(users.select("user_key", "user_sha1"), "user_key")
-        .join(names, "artist_key")
-        .select(
-            "user_key",
-            "user_sha1",
-            "rank",
-            "artist_key",
-            "artist_mbid",
-            "artist_name",
-            "score",
-            "recommendation_source",
-        )
+    return lay_out_for_lookups(
+        (
+            knn.unionByName(fallback)
+            .join(users.select("user_key", "user_sha1"), "user_key")
+            .join(names, "artist_key")
+            .select(
+                "user_key",
+                "user_sha1",
+                "rank",
+                "artist_key",
+                "artist_mbid",
+                "artist_name",
+                "score",
+                "recommendation_source",
+            )
+        ),
+        "user_sha1",
+        spark,
     )

@@ -137,3 +137,15 @@ def spark_top_n(
             )
 
     return queries.select(*columns).mapInPandas(score, schema)
+
+
+def lay_out_for_lookups(frame: DataFrame, key: str, spark: object) -> DataFrame:
+    """Range-partition by ``key`` and sort within files by (key, rank), so a point lookup of one key
+    reads one file's row groups (Parquet min/max statistics) instead of the whole table.
+
+    Measured on a full-size table (359,347 users x 20 = 7.2M rows, 8 files, embedded Spark on 2
+    cores): one user's top-10 went from p50 1,387 ms / p95 1,963 ms unsorted to p50 119 ms /
+    p95 153 ms; smaller row groups (4 MB) gained only 9 ms more.
+    """
+    partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))  # type: ignore[attr-defined]
+    return frame.repartitionByRange(partitions, key).sortWithinPartitions(key, "rank")
