@@ -66,4 +66,6 @@ class ConnectPythonJobHelper(SessionPythonJobHelper):
         # dbt runs models in worker threads and Connect's active session is thread-local;
         # pyspark.ml on Connect looks it up, so make it active in this thread.
         type(session)._set_default_and_active_session(session)
+        # The server turns adaptive execution off for BI lookups; builds want it.
+        session.conf.set("spark.sql.adaptive.enabled", "true")
         return session
