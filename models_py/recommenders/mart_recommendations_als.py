@@ -6,6 +6,7 @@ the most-popular baseline instead, flagged by recommendation_source.
 
 from pyspark.sql import functions as F
 
+from lastfm_lakehouse.enrich import user_recommendations
 from lastfm_lakehouse.recommend import (
     popularity_for_users,
     popularity_ranking,
@@ -37,27 +38,8 @@ def model(dbt, spark):
     because = artists.select(
         F.col("artist_key").alias("because_artist_key"), F.col("canonical_name").alias("because_artist_name")
     )
-    return lay_out_for_lookups(
-        (
-            recommendations.join(users.select("user_key", "user_sha1"), "user_key")
-            .join(
-                artists.select("artist_key", "artist_mbid", F.col("canonical_name").alias("artist_name")),
-                "artist_key",
-            )
-            .join(because, "because_artist_key", "left")
-            .select(
-                "user_key",
-                "user_sha1",
-                "rank",
-                "artist_key",
-                "artist_mbid",
-                "artist_name",
-                "score",
-                "because_artist_key",
-                "because_artist_name",
-                "recommendation_source",
-            )
-        ),
-        "user_sha1",
-        spark,
+    extra = ("because_artist_key", "because_artist_name", "recommendation_source")
+    rows = user_recommendations(
+        recommendations.join(because, "because_artist_key", "left"), users, artists, extra
     )
+    return lay_out_for_lookups(rows, "user_sha1", spark)

@@ -5,6 +5,7 @@ Users without plays get the most-popular artists (recommendation_source = popula
 
 from pyspark.sql import functions as F
 
+from lastfm_lakehouse.enrich import user_recommendations
 from lastfm_lakehouse.knn import KnnParams, build_features, build_index, spark_knn
 from lastfm_lakehouse.recommend import popularity_for_users, popularity_ranking, user_histories
 from lastfm_lakehouse.topn import lay_out_for_lookups
@@ -34,25 +35,7 @@ def model(dbt, spark):
     fallback = popularity_for_users(silent, user_histories(plays), popularity_ranking(plays), n).withColumn(
         "recommendation_source", F.lit("popularity_fallback")
     )
-    names = dbt.ref("dim_artists").select(
-        "artist_key", "artist_mbid", F.col("canonical_name").alias("artist_name")
+    rows = user_recommendations(
+        knn.unionByName(fallback), users, dbt.ref("dim_artists"), ("recommendation_source",)
     )
-    return lay_out_for_lookups(
-        (
-            knn.unionByName(fallback)
-            .join(users.select("user_key", "user_sha1"), "user_key")
-            .join(names, "artist_key")
-            .select(
-                "user_key",
-                "user_sha1",
-                "rank",
-                "artist_key",
-                "artist_mbid",
-                "artist_name",
-                "score",
-                "recommendation_source",
-            )
-        ),
-        "user_sha1",
-        spark,
-    )
+    return lay_out_for_lookups(rows, "user_sha1", spark)

@@ -2,6 +2,7 @@
 
 from pyspark.sql import functions as F
 
+from lastfm_lakehouse.enrich import artist_pairs
 from lastfm_lakehouse.topn import Targets, lay_out_for_lookups, spark_top_n
 
 
@@ -19,27 +20,7 @@ def model(dbt, spark):
         exclude_column="self_key",
         normalise_queries=True,
     )
-    names = dbt.ref("dim_artists").select("artist_key", "canonical_name")
+    pairs = similar.withColumnRenamed("score", "cosine_similarity")
     return lay_out_for_lookups(
-        (
-            similar.withColumnRenamed("score", "cosine_similarity")
-            .join(names.withColumnRenamed("canonical_name", "artist_name"), "artist_key")
-            .join(
-                names.select(
-                    F.col("artist_key").alias("similar_artist_key"),
-                    F.col("canonical_name").alias("similar_artist_name"),
-                ),
-                "similar_artist_key",
-            )
-            .select(
-                "artist_key",
-                "artist_name",
-                "rank",
-                "similar_artist_key",
-                "similar_artist_name",
-                "cosine_similarity",
-            )
-        ),
-        "artist_key",
-        spark,
+        artist_pairs(pairs, dbt.ref("dim_artists"), "cosine_similarity"), "artist_key", spark
     )

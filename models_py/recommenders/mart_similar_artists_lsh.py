@@ -9,6 +9,7 @@ from pyspark.ml.linalg import SparseVector, VectorUDT
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
+from lastfm_lakehouse.enrich import artist_pairs
 from lastfm_lakehouse.topn import lay_out_for_lookups
 
 
@@ -48,27 +49,7 @@ def model(dbt, spark):
             )
         ),
     )
-    names = dbt.ref("dim_artists").select("artist_key", "canonical_name")
+    top = ranked.where(F.col("rank") <= k).withColumn("rank", F.col("rank").cast("int"))
     return lay_out_for_lookups(
-        (
-            ranked.where(F.col("rank") <= k)
-            .join(names.withColumnRenamed("canonical_name", "artist_name"), "artist_key")
-            .join(
-                names.select(
-                    F.col("artist_key").alias("similar_artist_key"),
-                    F.col("canonical_name").alias("similar_artist_name"),
-                ),
-                "similar_artist_key",
-            )
-            .select(
-                "artist_key",
-                "artist_name",
-                F.col("rank").cast("int").alias("rank"),
-                "similar_artist_key",
-                "similar_artist_name",
-                "jaccard_distance",
-            )
-        ),
-        "artist_key",
-        spark,
+        artist_pairs(top, dbt.ref("dim_artists"), "jaccard_distance"), "artist_key", spark
     )

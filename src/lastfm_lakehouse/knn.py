@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import sparse
 
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
+from lastfm_lakehouse.topn import top_k_of_rows, top_n_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -188,37 +189,18 @@ def search(
         allowed = (index.cell_of[candidates][None, None, :] == probes[batch][:, :, None]).any(axis=1)
         similarity[~allowed] = -np.inf
         similarity[rows[batch][:, None] == candidates[None, :]] = -np.inf
-        best, scores = _top(similarity, k)
+        best, scores = top_k_of_rows(similarity, k)
         valid = best >= 0
         out_rows[batch] = np.where(valid, candidates[np.maximum(best, 0)], -1)
         out_sims[batch] = scores
     return out_rows, out_sims
 
 
-def _top(similarity: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices and values of the k largest finite entries of each row, best first."""
-    width = similarity.shape[1]
-    best = np.full((len(similarity), k), -1, dtype=np.int64)
-    values = np.full((len(similarity), k), -np.inf)
-    take = min(k, width)
-    if take == 0:
-        return best, values
-    part = np.argpartition(-similarity, take - 1, axis=1)[:, :take]
-    part_values = np.take_along_axis(similarity, part, axis=1)
-    order = np.argsort(-part_values, axis=1, kind="stable")
-    part = np.take_along_axis(part, order, axis=1)
-    part_values = np.take_along_axis(part_values, order, axis=1)
-    finite = np.isfinite(part_values)
-    best[:, :take] = np.where(finite, part, -1)
-    values[:, :take] = part_values
-    return best, values
-
-
 def exact_search(features: UserFeatures, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Brute force: exact cosine against every user (only for a sample of queries)."""
     similarity = (features.features[rows] @ features.features.T).toarray()
     similarity[np.arange(len(rows)), rows] = -np.inf
-    best, values = _top(similarity, k)
+    best, values = top_k_of_rows(similarity, k)
     return np.where(best >= 0, best, -1), values
 
 
@@ -248,23 +230,14 @@ def predict(
     scores = (w @ features.plays).toarray() / np.where(totals > 0, totals, 1.0)[:, None]
     scores[features.played[rows].nonzero()] = -np.inf  # plays[rows] would miss 0-play rows
     scores[scores <= 0] = -np.inf  # only artists some neighbour played
-    return _top(scores, n)
+    return top_k_of_rows(scores, n)
 
 
 def spark_knn(
     queries: DataFrame, features: UserFeatures, index: IvfIndex, params: KnnParams, n: int
 ) -> DataFrame:
     """``(user_key, rank, artist_key, score)`` for the users of ``queries`` (a user_key column)."""
-    from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
-
-    schema = StructType(
-        [
-            StructField(USER_KEY, IntegerType(), False),
-            StructField("rank", IntegerType(), False),
-            StructField(ARTIST_KEY, IntegerType(), False),
-            StructField("score", DoubleType(), False),
-        ]
-    )
+    schema = top_n_schema(USER_KEY, ARTIST_KEY)
 
     def recommend(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
-from lastfm_lakehouse.topn import Targets, normalise_rows, top_n
+from lastfm_lakehouse.topn import Targets, normalise_rows, top_n, top_n_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -119,18 +119,9 @@ def popular_unplayed(ranking: pd.DataFrame, played: set[int], n: int) -> list[in
 
 def popularity_for_users(users: DataFrame, histories: DataFrame, ranking: pd.DataFrame, n: int) -> DataFrame:
     """``(user_key, rank, artist_key, score)``: most popular unplayed artists, score = listeners."""
-    from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
-
     top = ranking.head(n + 2_000)
     listeners = dict(zip(top[ARTIST_KEY].astype(int), top["listeners"].astype(float), strict=True))
-    schema = StructType(
-        [
-            StructField(USER_KEY, IntegerType(), False),
-            StructField("rank", IntegerType(), False),
-            StructField(ARTIST_KEY, IntegerType(), False),
-            StructField("score", DoubleType(), False),
-        ]
-    )
+    schema = top_n_schema(USER_KEY, ARTIST_KEY)
 
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:

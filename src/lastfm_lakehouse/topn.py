@@ -18,6 +18,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
 
 BLOCK_ROWS = 256
 
@@ -56,6 +57,26 @@ def normalise_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms == 0, 1.0, norms)
 
 
+def top_k_of_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and values of the ``k`` largest finite entries of each row, best first.
+
+    Slots without a finite entry hold index -1 and value -inf.
+    """
+    best = np.full((len(scores), k), -1, dtype=np.int64)
+    values = np.full((len(scores), k), -np.inf)
+    take = min(k, scores.shape[1])
+    if take == 0 or len(scores) == 0:
+        return best, values
+    part = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+    part_values = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-part_values, axis=1, kind="stable")
+    part = np.take_along_axis(part, order, axis=1)
+    part_values = np.take_along_axis(part_values, order, axis=1)
+    best[:, :take] = np.where(np.isfinite(part_values), part, -1)
+    values[:, :take] = part_values
+    return best, values
+
+
 def top_n(
     queries: np.ndarray, targets: np.ndarray, n: int, exclude: list[np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -64,27 +85,30 @@ def top_n(
     ``exclude[i]`` holds target row indices never returned for query i. Returns (indices, scores),
     both ``len(queries) x n``; slots without a valid target have index -1 and score -inf.
     """
-    count = len(queries)
-    n_out = min(n, targets.shape[0])
-    indices = np.full((count, n), -1, dtype=np.int64)
-    scores = np.full((count, n), -np.inf, dtype=np.float64)
-    if count == 0 or n_out == 0:
-        return indices, scores
-    for start in range(0, count, BLOCK_ROWS):
+    indices = np.full((len(queries), n), -1, dtype=np.int64)
+    scores = np.full((len(queries), n), -np.inf, dtype=np.float64)
+    for start in range(0, len(queries), BLOCK_ROWS):
         block = np.asarray(queries[start : start + BLOCK_ROWS] @ targets.T, dtype=np.float64)
         if exclude is not None:
             for offset, excluded in enumerate(exclude[start : start + BLOCK_ROWS]):
                 if len(excluded):
                     block[offset, excluded] = -np.inf
-        best = np.argpartition(-block, n_out - 1, axis=1)[:, :n_out]
-        best_scores = np.take_along_axis(block, best, axis=1)
-        order = np.argsort(-best_scores, axis=1, kind="stable")
-        best = np.take_along_axis(best, order, axis=1)
-        best_scores = np.take_along_axis(best_scores, order, axis=1)
-        valid = np.isfinite(best_scores)
-        indices[start : start + len(block), :n_out] = np.where(valid, best, -1)
-        scores[start : start + len(block), :n_out] = best_scores
+        indices[start : start + len(block)], scores[start : start + len(block)] = top_k_of_rows(block, n)
     return indices, scores
+
+
+def top_n_schema(query_key: str, target_key: str) -> StructType:
+    """Spark schema of top-N rows: (query_key, rank, target_key, score)."""
+    from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
+
+    return StructType(
+        [
+            StructField(query_key, IntegerType(), False),
+            StructField("rank", IntegerType(), False),
+            StructField(target_key, IntegerType(), False),
+            StructField("score", DoubleType(), False),
+        ]
+    )
 
 
 def spark_top_n(
