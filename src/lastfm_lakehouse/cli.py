@@ -165,10 +165,14 @@ def build(args: argparse.Namespace) -> int:
     from lastfm_lakehouse.spark_session import get_or_create
 
     schema = os.environ.get("LASTFM_SCHEMA", "lastfm")
-    try:
-        print(summary(get_or_create(), schema), file=sys.stderr)
-    except Exception as exc:  # the summary must never hide dbt's own result
-        say(f"(no summary: {type(exc).__name__}: {str(exc).splitlines()[0]})")
+    target = os.environ.get("DBT_TARGET", "local")
+    if target != "local":
+        say(f"target {target}: the tables are on the server (beeline -u jdbc:hive2://127.0.0.1:10000)")
+    else:
+        try:
+            print(summary(get_or_create(), schema), file=sys.stderr)
+        except Exception as exc:  # the summary must never hide dbt's own result
+            say(f"(no summary: {type(exc).__name__}: {str(exc).splitlines()[0]})")
     say(
         f"dbt build {'succeeded' if ok else 'FAILED'} in {time.perf_counter() - started:.0f}s "
         f"on {data.directory}"
