@@ -40,7 +40,15 @@ def client(
     from pyhive import hive
 
     rng = random.Random(seed)
-    connection = hive.connect(host=host, port=port)
+    for attempt in range(5):  # session opening can fail transiently when many clients connect at once
+        try:
+            connection = hive.connect(host=host, port=port)
+            break
+        except Exception as exc:
+            errors.append(f"connect: {type(exc).__name__}: {str(exc)[:200]}")
+            time.sleep(0.5 * (attempt + 1))
+    else:
+        return
     cursor = connection.cursor()
     while time.monotonic() < deadline:
         started = time.perf_counter()
