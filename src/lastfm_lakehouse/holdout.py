@@ -111,8 +111,8 @@ def evaluate(
     user_matrix = Targets.from_frame(user_factors.toPandas(), USER_KEY)
     pairs = held_pdf[held_pdf[USER_KEY].isin(user_matrix.keys) & held_pdf[ARTIST_KEY].isin(targets.keys)]
     if not pairs.empty:
-        u = user_matrix.factors[np.searchsorted(user_matrix.keys, pairs[USER_KEY].to_numpy())]
-        a = targets.factors[np.searchsorted(targets.keys, pairs[ARTIST_KEY].to_numpy())]
+        u = user_matrix.factors[user_matrix.index_of(pairs[USER_KEY].to_numpy())]
+        a = targets.factors[targets.index_of(pairs[ARTIST_KEY].to_numpy())]
         predictions = np.einsum("ij,ij->i", u, a)
         error = evaluation.rmse(zip(predictions.tolist(), pairs["rating"].tolist(), strict=True))
         rows.append(Row("als", "rmse", None, error, len(pairs), als_params.as_text(), 0.0))

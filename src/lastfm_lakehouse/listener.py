@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lastfm_lakehouse.topn import normalise_rows, top_n
+from lastfm_lakehouse.topn import Targets, normalise_rows, top_n
 
 
 class UnknownArtistError(ValueError):
@@ -95,16 +95,13 @@ def recommend(
 ) -> pd.DataFrame:
     """Top ``n`` artists for the listener: rank, artist_key, artist_name, score, because."""
     chosen = resolve_artists(tastes, spellings, artists)
-    factors = factors.sort_values("artist_key")
-    keys = factors["artist_key"].to_numpy(dtype=np.int64)
-    matrix = np.stack(factors["factors"].to_numpy()).astype(np.float64)
-    position = np.searchsorted(keys, chosen["artist_key"].to_numpy())
-    known = (position < len(keys)) & (
-        keys[np.minimum(position, len(keys) - 1)] == chosen["artist_key"].to_numpy()
-    )
+    targets = Targets.from_frame(factors, "artist_key")
+    keys, matrix = targets.keys, targets.factors
+    chosen_keys = chosen["artist_key"].to_numpy(dtype=np.int64)
+    known = np.isin(chosen_keys, keys)
     if not known.any():
         raise UnknownArtistError("none of the given artists has ALS factors (too few listeners in training)")
-    rows = position[known]
+    rows = targets.index_of(chosen_keys[known])
     ratings = chosen["weight"].to_numpy()[known] / chosen["weight"].max()
     params = als_parameters(parameters)
     user = fold_in(matrix, rows, ratings, params["alpha"], params["reg_param"])
