@@ -10,8 +10,9 @@ DBT_DIRS := --project-dir dbt_project --profiles-dir profiles
 USERS ?= 2000
 SEED ?= 360
 OUT ?= data/generated
+SCALE ?= 1
 
-.PHONY: help setup java build test lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop bench-serve
+.PHONY: help setup java blas build test lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop bench-serve bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -28,13 +29,24 @@ java:  ## check for Java 17+ (installs openjdk-17-jre-headless with apt when roo
 		exit 1; \
 	fi
 
+blas:  ## native BLAS for Spark ALS: Debian's libopenblas0 (apt when root; Spark falls back to Java BLAS)
+	@if [ -e /usr/lib/x86_64-linux-gnu/libblas.so.3 ] || ldconfig -p 2>/dev/null | grep -q 'libblas\.so\.3 '; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "libblas.so.3 not found: installing libopenblas0 (native BLAS for Spark ALS)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas0 >/dev/null \
+			|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas0 >/dev/null; }; \
+	else \
+		echo "NOTE: no native BLAS (libblas.so.3): Spark ALS runs on Java BLAS, several times slower."; \
+		echo "  sudo apt-get install libopenblas0   # see README, Performance"; \
+	fi
+
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
-setup: java $(STAMP)  ## virtualenv with pinned dbt-core 1.11, dbt-spark, pyspark, delta-spark, sqlfluff, pytest
+setup: java blas $(STAMP)  ## virtualenv with pinned dbt-core 1.11, dbt-spark, pyspark, delta-spark, sqlfluff, pytest
 
 build: setup  ## dbt build on the embedded lakehouse (generates data when data/raw/ is empty)
 	$(BIN)/lastfm-lakehouse build --users $(USERS) --seed $(SEED) $(if $(DBT_ARGS),-- $(DBT_ARGS))
@@ -78,3 +90,6 @@ metastore-stop:  ## stop the PostgreSQL metastore
 bench-serve: setup  ## 8 clients x 60 s of point lookups over Thrift against the built lakehouse (starts the server)
 	$(BIN)/python -m lastfm_lakehouse.server start
 	$(BIN)/python -m lastfm_lakehouse.bench_serve --clients $(or $(BENCH_CLIENTS),8) --seconds $(or $(BENCH_SECONDS),60)
+
+bench: setup  ## full-size build + ALS head-to-head -> bench/results/<date>.json|.md (make bench SCALE=0.1)
+	$(BIN)/python -m lastfm_lakehouse.bench --scale $(SCALE) $(BENCH_ARGS)

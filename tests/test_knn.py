@@ -1,4 +1,4 @@
-"""kNN features, the IVF search against brute force, and the weighted prediction."""
+"""kNN features, the pruned neighbour search against brute force, and the weighted prediction."""
 
 from __future__ import annotations
 
@@ -37,20 +37,38 @@ def test_features_are_unit_length_l1_plays(data) -> None:
     assert features.features.shape[1] == features.plays.shape[1] + 1 + 2  # plays, age, two countries
 
 
-def test_probing_every_cell_is_exact_and_fewer_probes_search_less(data) -> None:
+def test_unpruned_search_is_exact_and_pruning_trades_recall(data) -> None:
     plays, users = data
-    params = knn.KnnParams(k=10, cells=12, probes=12)
-    features = knn.build_features(plays, users, params)
-    index = knn.build_index(features, params)
+    wide = knn.KnnParams(k=10, top_artists=12, candidates=300)  # every artist, every user
+    features = knn.build_features(plays, users, wide)
     rows = np.arange(0, 300, 7)
     exact, exact_sims = knn.exact_search(features, rows, 10)
-    approx, approx_sims = knn.search(features, index, rows, 10, batch_rows=5)
+    approx, approx_sims = knn.search(features, knn.build_index(features, wide), rows, 10)
     assert knn.neighbour_recall(approx, exact) == 1.0
-    assert np.allclose(np.sort(approx_sims, axis=1), np.sort(exact_sims, axis=1))
+    assert np.allclose(approx_sims, exact_sims, atol=1e-6)  # same order, same cosines
     assert not (approx == rows[:, None]).any()  # never its own neighbour
-    narrow = knn.build_index(features, knn.KnnParams(k=10, cells=12, probes=2))
-    partial, _ = knn.search(features, narrow, rows, 10)
-    assert 0.3 < knn.neighbour_recall(partial, exact) <= 1.0
+    narrow = knn.KnnParams(k=10, top_artists=1, candidates=12)
+    partial, _ = knn.search(features, knn.build_index(features, narrow), rows, 10)
+    assert 0 < knn.neighbour_recall(partial, exact) < 1.0
+
+
+def test_users_sharing_no_artist_still_get_neighbours_by_age_and_country() -> None:
+    plays = pd.DataFrame({"user_key": [1, 2, 3, 4], "artist_key": [10, 20, 30, 40], "plays": [5, 5, 5, 5]})
+    users = pd.DataFrame(
+        {
+            "user_key": [1, 2, 3, 4],
+            "age_scaled": [0.9, 0.8, 0.1, 0.0],
+            "country": ["Peru", "Peru", "Chad", None],
+        }
+    )
+    params = knn.KnnParams(k=3, age_weight=1.0, country_weight=1.0)
+    features = knn.build_features(plays, users, params)
+    index = knn.build_index(features, params)
+    found, sims = knn.search(features, index, np.arange(4), 3)
+    exact, exact_sims = knn.exact_search(features, np.arange(4), 3)
+    assert knn.neighbour_recall(found, exact) == 1.0
+    assert found[0, 0] == 1  # same country, close age
+    assert np.allclose(sims, exact_sims, atol=1e-6)
 
 
 def test_artists_played_zero_times_count_as_played() -> None:

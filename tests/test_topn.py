@@ -32,3 +32,54 @@ def test_targets_index_of_drops_unknown_keys() -> None:
     targets = topn.Targets.from_frame(frame, "artist_key")
     assert targets.keys.tolist() == [10, 20, 30] and targets.factors[:, 0].tolist() == [1.0, 2.0, 3.0]
     assert targets.index_of(np.array([20, 99, 10])).tolist() == [1, 0]
+
+
+def test_norm_ordered_passes_stop_early_and_stay_exact(monkeypatch) -> None:
+    """Long-tail norms (as ALS gives rarely played artists): the early stop must not change results."""
+    monkeypatch.setattr(topn, "FIRST_PASS_TARGETS", 16)  # many passes over 2,000 targets
+    rng = np.random.default_rng(1)
+    targets = rng.standard_normal((2_000, 8)).astype(np.float32)
+    targets *= (1.0 / np.arange(1, 2_001) ** 0.8)[rng.permutation(2_000), None].astype(np.float32)
+    queries = rng.standard_normal((300, 8)).astype(np.float32)
+    exclude = [rng.choice(2_000, size=int(rng.integers(0, 40)), replace=False) for _ in range(300)]
+    indices, scores = topn.top_n(queries, targets, 10, exclude)
+    full = (queries @ targets.T).astype(np.float64)
+    for i in range(300):
+        full[i, exclude[i]] = -np.inf
+        expected = np.sort(full[i])[::-1][:10]
+        assert np.allclose(scores[i], expected, rtol=1e-5)
+        assert np.allclose(full[i, indices[i]], scores[i], rtol=1e-5)
+        assert not set(indices[i].tolist()) & set(exclude[i].tolist())
+
+
+def test_norm_ordered_early_stop_skips_the_long_tail(monkeypatch) -> None:
+    """A query aligned with the largest targets never scores the small-norm tail (one pass)."""
+    passes = []
+    original = topn.top_k_of_rows
+    monkeypatch.setattr(
+        topn, "top_k_of_rows", lambda scores, k: passes.append(scores.shape) or original(scores, k)
+    )
+    big = np.eye(4, dtype=np.float32) * 10
+    tail = np.full((10_000, 4), 1e-3, dtype=np.float32)
+    index = topn.NormOrdered.of(np.vstack([tail, big]))
+    assert index.norms[0] == 10 and index.order[:4].tolist() == [10_000, 10_001, 10_002, 10_003]
+    indices, _ = topn.top_n(np.array([[1, 0, 0, 0]], dtype=np.float32), index, 1)
+    assert indices[0].tolist() == [10_000]
+    assert passes == [(1, topn.FIRST_PASS_TARGETS), (1, 2)]  # one pass: its block, then the merge
+
+
+def test_wide_rows_take_the_grouped_path_and_match_a_full_sort() -> None:
+    rng = np.random.default_rng(2)
+    width = topn.WIDE_ROW * 3 + 17  # a ragged tail after the last full group
+    scores = rng.standard_normal((40, width))
+    scores[0, :] = -np.inf  # nothing finite
+    scores[1, 5:] = -np.inf  # fewer finite entries than k
+    scores[2, [3, 900, width - 1]] = 50.0  # ties at the top, one in the tail
+    best, values = topn.top_k_of_rows(scores, 10)
+    assert (best[0] == -1).all() and np.isneginf(values[0]).all()
+    assert sorted(best[1][:5].tolist()) == [0, 1, 2, 3, 4] and (best[1][5:] == -1).all()
+    assert sorted(best[2][:3].tolist()) == [3, 900, width - 1]
+    for i in range(1, 40):
+        finite = np.sort(scores[i][np.isfinite(scores[i])])[::-1][:10]
+        assert np.array_equal(values[i][: len(finite)], finite)
+        assert np.array_equal(scores[i, best[i][: len(finite)]], finite)

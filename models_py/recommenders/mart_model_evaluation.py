@@ -7,7 +7,7 @@ assert_recommenders_beat_popularity fails the build when ALS or kNN NDCG@k is no
 from pyspark.sql import functions as F
 
 from lastfm_lakehouse.als import AlsParams
-from lastfm_lakehouse.holdout import evaluate
+from lastfm_lakehouse.holdout import EvaluationSample, evaluate
 from lastfm_lakehouse.knn import KnnParams
 
 
@@ -23,11 +23,16 @@ def model(dbt, spark):
         k=int(dbt.config.get("knn_k")),
         age_weight=float(dbt.config.get("knn_age_weight")),
         country_weight=float(dbt.config.get("knn_country_weight")),
-        cells=int(dbt.config.get("knn_cells")),
-        probes=int(dbt.config.get("knn_probes")),
+        top_artists=int(dbt.config.get("knn_top_artists")),
+        candidates=int(dbt.config.get("knn_candidates")),
     )
     k = int(dbt.config.get("evaluation_k"))
-    results = evaluate(dbt.ref("int_plays_holdout_split"), dbt.ref("dim_users"), als_params, knn_params, k)
+    sample = EvaluationSample(
+        int(dbt.config.get("evaluation_max_users")), int(dbt.config.get("holdout_seed"))
+    )
+    results = evaluate(
+        dbt.ref("int_plays_holdout_split"), dbt.ref("dim_users"), als_params, knn_params, k, sample
+    )
     frame = spark.createDataFrame(results)
     return frame.select(
         "model",

@@ -1,4 +1,4 @@
-"""Top-N unplayed artists per user by user-based kNN (IVF neighbour search, see lastfm_lakehouse.knn).
+"""Top-N unplayed artists per user by user-based kNN (pruned inverted-index search, see lastfm_lakehouse.knn).
 
 Users without plays get the most-popular artists (recommendation_source = popularity_fallback).
 """
@@ -17,8 +17,8 @@ def model(dbt, spark):
         k=int(dbt.config.get("knn_k")),
         age_weight=float(dbt.config.get("knn_age_weight")),
         country_weight=float(dbt.config.get("knn_country_weight")),
-        cells=int(dbt.config.get("knn_cells")),
-        probes=int(dbt.config.get("knn_probes")),
+        top_artists=int(dbt.config.get("knn_top_artists")),
+        candidates=int(dbt.config.get("knn_candidates")),
     )
     plays = dbt.ref("fct_plays")
     users = dbt.ref("dim_users")

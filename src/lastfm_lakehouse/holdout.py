@@ -62,8 +62,31 @@ def _as_lists(frame: pd.DataFrame) -> dict[int, list[int]]:
     return {int(u): g[ARTIST_KEY].astype(int).tolist() for u, g in frame.groupby(USER_KEY, sort=False)}
 
 
+@dataclass(frozen=True)
+class EvaluationSample:
+    """Score at most ``max_users`` of the users with held-out rows, chosen with ``seed``."""
+
+    max_users: int = 20_000
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        if self.max_users < 1:
+            raise ValueError(f"evaluation_max_users must be >= 1, got {self.max_users}")
+
+    def of(self, users: np.ndarray) -> np.ndarray:
+        """Sorted sample of the sorted ``users`` (all of them when there are few enough)."""
+        if len(users) <= self.max_users:
+            return users
+        return np.sort(np.random.default_rng(self.seed).choice(users, size=self.max_users, replace=False))
+
+
 def evaluate(
-    split: DataFrame, users: DataFrame, als_params: als.AlsParams, knn_params: knn.KnnParams, k: int
+    split: DataFrame,
+    users: DataFrame,
+    als_params: als.AlsParams,
+    knn_params: knn.KnnParams,
+    k: int,
+    sample: EvaluationSample | None = None,
 ) -> pd.DataFrame:
     """One row per (model, metric): precision/recall/ndcg/map/coverage at k, ALS RMSE, kNN recall."""
     train = split.where("not is_holdout").select(USER_KEY, ARTIST_KEY, "plays", "rating")
@@ -73,10 +96,13 @@ def evaluate(
         raise ValueError(
             "the hold-out split holds no rows: lower holdout_min_artists or raise holdout_fraction"
         )
-    held_out = {int(u): set(g[ARTIST_KEY].astype(int)) for u, g in held_pdf.groupby(USER_KEY)}
-    played = {int(u): set(g[ARTIST_KEY].astype(int)) for u, g in train_pdf.groupby(USER_KEY)}
+    sample = sample or EvaluationSample()
+    evaluated = sample.of(np.unique(held_pdf[USER_KEY].to_numpy(dtype=np.int64)))
+    held_pdf = held_pdf[held_pdf[USER_KEY].isin(evaluated)]
+    held_out = {int(u): set(g.tolist()) for u, g in held_pdf.groupby(USER_KEY)[ARTIST_KEY]}
+    in_sample = train_pdf[train_pdf[USER_KEY].isin(evaluated)]
+    played = {int(u): set(g.tolist()) for u, g in in_sample.groupby(USER_KEY)[ARTIST_KEY]}
     catalogue = train_pdf[ARTIST_KEY].nunique()
-    evaluated = np.array(sorted(held_out), dtype=np.int64)
     rows: list[Row] = []
 
     started = time.perf_counter()
@@ -122,10 +148,7 @@ def evaluate(
         train_pdf, users.select(USER_KEY, "age_scaled", "country").toPandas(), knn_params
     )
     index = knn.build_index(features, knn_params)
-    partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
-    knn_recs = _as_lists(
-        knn.spark_knn(wanted.repartition(partitions), features, index, knn_params, k).toPandas()
-    )
+    knn_recs = _as_lists(knn.spark_knn(wanted, features, index, knn_params, k).toPandas())
     for user in held_out:
         knn_recs.setdefault(user, popular[user])
     knn_text = ", ".join(f"{key}={value}" for key, value in asdict(knn_params).items())
@@ -134,7 +157,7 @@ def evaluate(
     sample = rng.choice(
         len(features.user_keys), size=min(RECALL_SAMPLE, len(features.user_keys)), replace=False
     )
-    approx, _ = knn.search(features, index, sample, knn_params.k, knn_params.batch_rows)
+    approx, _ = knn.search(features, index, sample, knn_params.k)
     exact, _ = knn.exact_search(features, sample, knn_params.k)
     rows.append(
         Row(

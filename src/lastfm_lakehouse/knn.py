@@ -1,21 +1,26 @@
-"""User-based kNN recommendations with an inverted-file (IVF) neighbour search on Spark.
+"""User-based kNN recommendations with a pruned inverted-index neighbour search on Spark.
 
 Features of user u (all non-negative, then scaled to unit length so that similarity = cosine):
 ``x_u = [L1-normalised plays over artists, age_weight * age_scaled, country_weight * one-hot country]``.
 
-Exact kNN compares every pair of users: O(n^2) sparse dot products, ruled out at 359K users. The
-search here is IVF, as in FAISS's IVF-Flat, parallelised over users with ``mapInPandas``:
+Exact kNN compares every pair of users: O(n^2) sparse dot products, ruled out at 359K users (even
+an inverted index visits sum over artists of listeners^2 = 8.8e10 pairs at full size). The search
+here is candidate generation + exact re-ranking, parallelised over users with ``mapInPandas``:
 
-1. a truncated SVD of the feature matrix sketches each x_u into ``sketch_dims`` dense dimensions
-   (a data-adaptive projection: on this data it keeps neighbourhoods far better than a random
-   projection, 0.71 against 0.34 neighbour recall with 8 probes on the 2,000-user dataset);
-2. spherical k-means on a sample of sketches gives ``cells`` centroids; each user lives in the cell
-   of its nearest centroid;
-3. a query looks only at the users of its ``probes`` nearest cells and ranks them by the **exact**
-   cosine of x (sparse dot products), keeping the K best.
+1. **prune**: each user keeps only its ``top_artists`` heaviest artists (largest x_u(a)); an inverted
+   index over these pruned rows lists, per artist, the users for whom it is a top artist;
+2. **candidates**: a query accumulates the partial dot products over its own top artists' lists and
+   keeps the ``candidates`` users with the largest partial scores (neighbours share heavy artists),
+   plus the best users by the demographic terms alone (global and same-country lists), so users with
+   little play overlap still get their nearest neighbours by age and country;
+3. **re-rank**: the exact cosine of x (all artists, age, country) of every candidate; the K best.
 
-Work per query is ~ probes x n / cells instead of n. Only the candidate set is approximate, so the
-quality of the search is measured as neighbour recall against exact brute force on a sample.
+Work per query is ~ top_artists x (pruned list length) + candidates x (artists per user), about
+8K + 15K operations at full size, in a compiled kernel (numba; the inner loops are scalar and
+branchy, which numpy cannot vectorise). Only the candidate set is approximate, so the quality of
+the search is measured as neighbour recall against exact brute force on a sample. Measured on the
+full-size dataset (359K users, 200 sampled queries): top_artists 10 and 300 candidates find 0.93
+of the exact 100 nearest neighbours; 8 / 300: 0.91; 10 / 200: 0.90.
 
 Prediction (for artists the user has not played): the similarity-weighted mean of the neighbours'
 L1-normalised plays, ``pred(u, a) = sum_v s(u, v) p_v(a) / sum_v s(u, v)`` with s = cosine.
@@ -43,16 +48,16 @@ class KnnParams:
     k: int = 100
     age_weight: float = 0.05
     country_weight: float = 0.05
-    cells: int = 0  # 0: about sqrt(users)
-    probes: int = 16
-    sketch_dims: int = 64
+    top_artists: int = 10  # artists per user in the pruned inverted index
+    candidates: int = 300  # users re-ranked by exact cosine per query
     seed: int = 42
     batch_rows: int = 256
 
     def __post_init__(self) -> None:
-        if self.k < 1 or self.probes < 1 or self.sketch_dims < 1:
+        if self.k < 1 or self.top_artists < 1 or self.candidates < 1:
             raise ValueError(
-                f"kNN k, probes and sketch_dims must be >= 1, got {self.k}, {self.probes}, {self.sketch_dims}"
+                f"kNN k, top_artists and candidates must be >= 1, got {self.k}, {self.top_artists}, "
+                f"{self.candidates}"
             )
         if self.age_weight < 0 or self.country_weight < 0:
             raise ValueError("kNN age_weight and country_weight must be >= 0")
@@ -111,88 +116,75 @@ def build_features(plays: pd.DataFrame, users: pd.DataFrame, params: KnnParams) 
 
 
 @dataclass
-class IvfIndex:
-    sketches: np.ndarray  # unit-length sketch of every user
-    centroids: np.ndarray
-    cell_of: np.ndarray  # cell of every user
-    members: list[np.ndarray]  # user rows of every cell
-    probes: int
+class NeighbourIndex:
+    """The arrays the search kernel reads (CSR as indptr / indices / data)."""
 
-    def probe_cells(self, rows: np.ndarray) -> np.ndarray:
-        similarity = self.sketches[rows] @ self.centroids.T
-        probes = min(self.probes, len(self.centroids))
-        return np.argsort(-similarity, axis=1)[:, :probes]
-
-
-def build_index(features: UserFeatures, params: KnnParams) -> IvfIndex:
-    rng = np.random.default_rng(params.seed)
-    n = features.features.shape[0]
-    dims = max(1, min(params.sketch_dims, min(features.features.shape) - 1))
-    sketches = svd_sketch(features.features, dims, rng)
-    sketches /= np.maximum(np.linalg.norm(sketches, axis=1, keepdims=True), 1e-12)
-    cells = min(params.cells or max(1, round(np.sqrt(n))), n)
-    centroids = spherical_kmeans(sketches, cells, rng)
-    cell_of = np.argmax(sketches @ centroids.T, axis=1)
-    members = [np.flatnonzero(cell_of == c) for c in range(cells)]
-    return IvfIndex(sketches, centroids, cell_of, members, params.probes)
+    pruned: sparse.csr_matrix  # users x artists: each user's top_artists entries of x
+    pruned_t: sparse.csr_matrix  # artists x users: the inverted index of ``pruned``
+    rows: sparse.csr_matrix  # x with sorted indices and no explicit zeros (exact re-ranking)
+    demographic: np.ndarray  # candidate lists by age and country alone, concatenated ...
+    demographic_indptr: np.ndarray  # ... list 0 = global, list c + 1 = country c
+    country: np.ndarray  # country code per user (-1: none)
+    candidates: int
 
 
-def svd_sketch(
-    x: sparse.csr_matrix, dims: int, rng: np.random.Generator, power_iterations: int = 3
-) -> np.ndarray:
-    """Rows of ``x`` projected on its top ``dims`` right singular vectors (randomized SVD).
-
-    Halko, Martinsson & Tropp (2011), algorithms 4.4 + 5.1: a range finder with power iterations,
-    then an exact SVD of the small projected matrix. Hand-written (a dozen lines) rather than
-    pulling scikit-learn in for ``randomized_svd`` alone.
-    """
-    omega = rng.standard_normal((x.shape[1], dims + 10)).astype(np.float32)
-    y = np.asarray(x @ omega)
-    for _ in range(power_iterations):
-        q, _ = np.linalg.qr(y)
-        y = np.asarray(x @ np.asarray(x.T @ q))
-    q, _ = np.linalg.qr(y)
-    small = np.asarray(x.T @ q).T
-    _, _, vt = np.linalg.svd(small, full_matrices=False)
-    return np.asarray(x @ vt[:dims].T, dtype=np.float32)
-
-
-def spherical_kmeans(
-    points: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 12
-) -> np.ndarray:
-    """k-means on the unit sphere (cosine), trained on at most 50,000 points as FAISS does."""
-    sample = points[rng.choice(len(points), size=min(len(points), 50_000), replace=False)]
-    centroids = sample[rng.choice(len(sample), size=k, replace=False)].copy()
-    for _ in range(iterations):
-        assignment = np.argmax(sample @ centroids.T, axis=1)
-        sums = np.zeros_like(centroids)
-        np.add.at(sums, assignment, sample)
-        empty = np.bincount(assignment, minlength=k) == 0
-        sums[empty] = sample[rng.choice(len(sample), size=int(empty.sum()))]
-        centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
-    return centroids
+def build_index(features: UserFeatures, params: KnnParams) -> NeighbourIndex:
+    x = sparse.csr_matrix(features.features, dtype=np.float32)
+    x.eliminate_zeros()
+    x.sort_indices()
+    n, artists = x.shape[0], features.plays.shape[1]
+    columns = x.indices
+    in_plays = columns < artists
+    # each user's top_artists largest play entries: sort by (row, -value), keep the first per row
+    row_of = np.repeat(np.arange(n), np.diff(x.indptr))
+    order = np.lexsort((-x.data, ~in_plays, row_of))
+    first = np.searchsorted(row_of[order], np.arange(n))
+    rank = np.arange(len(order)) - first[row_of[order]]
+    keep = order[(rank < params.top_artists) & in_plays[order]]
+    pruned = sparse.csr_matrix((x.data[keep], (row_of[keep], columns[keep])), shape=(n, artists))
+    # demographic terms: x_u[age] = beta_u, x_u[country] = gamma_u; users sharing no pruned artist
+    # can still be near by age and country alone, best among them: largest beta_v + gamma_v
+    beta = np.zeros(n)
+    country = np.full(n, -1, dtype=np.int64)
+    gamma = np.zeros(n)
+    age = columns == artists
+    beta[row_of[age]] = x.data[age]
+    is_country = columns > artists
+    country[row_of[is_country]] = columns[is_country] - artists - 1
+    gamma[row_of[is_country]] = x.data[is_country]
+    lists = [np.argsort(-beta, kind="stable")[: params.k + 1]]
+    for code in range(x.shape[1] - artists - 1):
+        members = np.flatnonzero(country == code)
+        lists.append(members[np.argsort(-(beta[members] + gamma[members]), kind="stable")[: params.k + 1]])
+    return NeighbourIndex(
+        pruned,
+        pruned.T.tocsr(),
+        x,
+        np.concatenate(lists).astype(np.int64),
+        np.concatenate([[0], np.cumsum([len(members) for members in lists])]).astype(np.int64),
+        country,
+        params.candidates,
+    )
 
 
 def search(
-    features: UserFeatures, index: IvfIndex, rows: np.ndarray, k: int, batch_rows: int = 256
+    features: UserFeatures, index: NeighbourIndex, rows: np.ndarray, k: int, batch_rows: int = 256
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate K nearest users (by exact cosine among the probed cells) of user ``rows``."""
+    """Approximate K nearest users of user ``rows`` (exact cosine among the candidates)."""
+    from lastfm_lakehouse import knn_kernel
+
+    del features, batch_rows  # the index holds what the kernel needs; it streams one query at a time
     out_rows = np.full((len(rows), k), -1, dtype=np.int64)
     out_sims = np.full((len(rows), k), -np.inf)
-    probes = index.probe_cells(rows)
-    order = np.argsort(probes[:, 0], kind="stable")  # batch queries that probe the same cells
-    for start in range(0, len(rows), batch_rows):
-        batch = order[start : start + batch_rows]
-        cells = np.unique(probes[batch])
-        candidates = np.concatenate([index.members[c] for c in cells])
-        similarity = (features.features[rows[batch]] @ features.features[candidates].T).toarray()
-        allowed = (index.cell_of[candidates][None, None, :] == probes[batch][:, :, None]).any(axis=1)
-        similarity[~allowed] = -np.inf
-        similarity[rows[batch][:, None] == candidates[None, :]] = -np.inf
-        best, scores = top_k_of_rows(similarity, k)
-        valid = best >= 0
-        out_rows[batch] = np.where(valid, candidates[np.maximum(best, 0)], -1)
-        out_sims[batch] = scores
+    p, pt, x = index.pruned, index.pruned_t, index.rows
+    knn_kernel.neighbours(
+        np.asarray(rows, dtype=np.int64),
+        p.indptr, p.indices, p.data,
+        pt.indptr, pt.indices, pt.data,
+        x.indptr, x.indices, x.data,
+        index.demographic, index.demographic_indptr, index.country,
+        k, index.candidates, out_rows, out_sims,
+    )  # fmt: skip
     return out_rows, out_sims
 
 
@@ -219,7 +211,11 @@ def neighbour_recall(approx: np.ndarray, exact: np.ndarray) -> float:
 def predict(
     features: UserFeatures, rows: np.ndarray, neighbours: np.ndarray, sims: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``n`` unplayed artists (column indices, scores) of each query row from its neighbours."""
+    """Top ``n`` unplayed artists (column indices, scores) of each query row from its neighbours.
+
+    Sparse all the way: a user's candidates are the artists its K neighbours played (a few thousand
+    at most), never a dense users x artists block (at 294K artists that is 2.3 MB per user).
+    """
     valid = neighbours >= 0
     weights = np.where(valid, np.maximum(sims, 0.0), 0.0)
     query_index = np.repeat(np.arange(len(rows)), valid.sum(axis=1))
@@ -227,14 +223,27 @@ def predict(
         (weights[valid], (query_index, neighbours[valid])), shape=(len(rows), features.plays.shape[0])
     )
     totals = np.asarray(w.sum(axis=1)).ravel()
-    scores = (w @ features.plays).toarray() / np.where(totals > 0, totals, 1.0)[:, None]
-    scores[features.played[rows].nonzero()] = -np.inf  # plays[rows] would miss 0-play rows
-    scores[scores <= 0] = -np.inf  # only artists some neighbour played
-    return top_k_of_rows(scores, n)
+    scores = sparse.csr_matrix(sparse.diags(1.0 / np.where(totals > 0, totals, 1.0)) @ (w @ features.plays))
+    # drop what the user played (plays[rows] would miss 0-play rows) and keep only artists some
+    # neighbour played (score > 0)
+    scores = sparse.csr_matrix(scores - scores.multiply(features.played[rows]))
+    scores.data[scores.data <= 0] = 0
+    scores.eliminate_zeros()
+    scores.sort_indices()
+    counts = np.diff(scores.indptr)
+    width = max(int(counts.max()) if len(counts) else 0, 1)
+    padded = np.full((len(rows), width), -np.inf)
+    columns = np.full((len(rows), width), -1, dtype=np.int64)
+    row_of = np.repeat(np.arange(len(rows)), counts)
+    slot = np.arange(scores.nnz) - np.repeat(scores.indptr[:-1], counts)
+    padded[row_of, slot] = scores.data
+    columns[row_of, slot] = scores.indices
+    best, values = top_k_of_rows(padded, n)
+    return np.where(best >= 0, np.take_along_axis(columns, np.maximum(best, 0), axis=1), -1), values
 
 
 def spark_knn(
-    queries: DataFrame, features: UserFeatures, index: IvfIndex, params: KnnParams, n: int
+    queries: DataFrame, features: UserFeatures, index: NeighbourIndex, params: KnnParams, n: int
 ) -> DataFrame:
     """``(user_key, rank, artist_key, score)`` for the users of ``queries`` (a user_key column)."""
     schema = top_n_schema(USER_KEY, ARTIST_KEY)
@@ -244,17 +253,21 @@ def spark_knn(
             keys = batch[USER_KEY].to_numpy(dtype=np.int64)
             if keys.size == 0:
                 continue
-            rows = features.rows_of(keys)
-            neighbours, sims = search(features, index, rows, params.k, params.batch_rows)
-            best, scores = predict(features, rows, neighbours, sims, n)
-            r, c = np.nonzero(best >= 0)
-            yield pd.DataFrame(
-                {
-                    USER_KEY: keys[r].astype(np.int32),
-                    "rank": (c + 1).astype(np.int32),
-                    ARTIST_KEY: features.artist_keys[best[r, c]].astype(np.int32),
-                    "score": scores[r, c],
-                }
-            )
+            # bounded memory whatever Arrow's batch size: one query block at a time
+            for start in range(0, len(keys), params.batch_rows):
+                block = keys[start : start + params.batch_rows]
+                rows = features.rows_of(block)
+                neighbours, sims = search(features, index, rows, params.k, params.batch_rows)
+                best, scores = predict(features, rows, neighbours, sims, n)
+                r, c = np.nonzero(best >= 0)
+                yield pd.DataFrame(
+                    {
+                        USER_KEY: block[r].astype(np.int32),
+                        "rank": (c + 1).astype(np.int32),
+                        ARTIST_KEY: features.artist_keys[best[r, c]].astype(np.int32),
+                        "score": scores[r, c],
+                    }
+                )
 
-    return queries.select(USER_KEY).mapInPandas(recommend, schema)
+    partitions = int(queries.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    return queries.select(USER_KEY).repartition(partitions).mapInPandas(recommend, schema)

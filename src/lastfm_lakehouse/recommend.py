@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
-from lastfm_lakehouse.topn import Targets, normalise_rows, top_n, top_n_schema
+from lastfm_lakehouse.topn import NormOrdered, Targets, normalise_rows, top_n, top_n_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -52,6 +52,8 @@ def recommend_with_reasons(
         ]
     )
 
+    ordered = NormOrdered.of(artists.factors)
+
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             if batch.empty:
@@ -64,7 +66,7 @@ def recommend_with_reasons(
                 np.asarray(r if r is not None else [], dtype=np.float64) for r in batch["played_ratings"]
             ]
             played_rows = [artists.index_of(keys) for keys in played_keys]
-            indices, scores = top_n(users, artists.factors, n, played_rows)
+            indices, scores = top_n(users, ordered, n, played_rows)
             out: dict[str, list] = {
                 USER_KEY: [],
                 "rank": [],

@@ -68,6 +68,8 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.driver.memory": settings.driver_memory,
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         "spark.sql.adaptive.enabled": "true",
+        # toPandas / createDataFrame(pandas) of millions of rows: Arrow batches, not pickled rows.
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
         "spark.sql.warehouse.dir": str(settings.warehouse_dir),
         "spark.sql.catalogImplementation": "hive",
@@ -138,6 +140,9 @@ def get_or_create(
         # A standalone cluster on this machine: same interpreter, loopback addresses.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # Spark parallelises with one task per core: native BLAS (OpenBLAS in the JVM for ALS, numpy in
+    # the Python workers) must not start its own threads on top of that (oversubscription).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     for sub in ("warehouse", "tmp"):
         (settings.home / sub).mkdir(parents=True, exist_ok=True)
     builder = SparkSession.builder.enableHiveSupport()

@@ -57,6 +57,13 @@ def normalise_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms == 0, 1.0, norms)
 
 
+# top_k_of_rows on wide rows: columns are grouped in runs of GROUP and only the k groups with the
+# largest maxima are searched (every top-k entry lies in one of them), which replaces a partial sort
+# of the whole row by one vectorised max pass. Used when a row has at least WIDE_ROW columns.
+GROUP = 64
+WIDE_ROW = 8192
+
+
 def top_k_of_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Column indices and values of the ``k`` largest finite entries of each row, best first.
 
@@ -67,34 +74,129 @@ def top_k_of_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     take = min(k, scores.shape[1])
     if take == 0 or len(scores) == 0:
         return best, values
+    columns = None
+    if scores.shape[1] >= WIDE_ROW and take * GROUP * 4 <= scores.shape[1]:
+        columns = _candidate_columns(scores, take)
+        scores = np.take_along_axis(scores, columns, axis=1)
     part = np.argpartition(-scores, take - 1, axis=1)[:, :take]
     part_values = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-part_values, axis=1, kind="stable")
     part = np.take_along_axis(part, order, axis=1)
     part_values = np.take_along_axis(part_values, order, axis=1)
+    if columns is not None:
+        part = np.take_along_axis(columns, part, axis=1)
     best[:, :take] = np.where(np.isfinite(part_values), part, -1)
     values[:, :take] = part_values
     return best, values
 
 
+def _candidate_columns(scores: np.ndarray, take: int) -> np.ndarray:
+    """Per row, the columns of the ``take`` groups with the largest maxima, plus the ragged tail.
+
+    Group g holds the columns g, g + G, g + 2G, ... (G = number of groups): the maxima are then a
+    reduction over the middle axis, which numpy vectorises (over the last axis it does not).
+    """
+    rows, width = scores.shape
+    groups = width // GROUP
+    maxima = scores[:, : groups * GROUP].reshape(rows, GROUP, groups).max(axis=1)
+    top_groups = np.argpartition(-maxima, take - 1, axis=1)[:, :take]
+    columns = (top_groups[:, :, None] + groups * np.arange(GROUP)).reshape(rows, take * GROUP)
+    tail = np.broadcast_to(np.arange(groups * GROUP, width), (rows, width - groups * GROUP))
+    return np.concatenate([columns, tail], axis=1)
+
+
+@dataclass(frozen=True)
+class NormOrdered:
+    """Target rows sorted by decreasing L2 norm, for top-N with early stopping.
+
+    ``q · t <= |q| |t|`` (Cauchy-Schwarz): once a query's n-th best score is at least ``|q|`` times
+    the largest norm of the targets not scored yet, none of them can enter its top N. ALS factors of
+    rarely played artists have small norms (regularisation), so most of the long tail is never
+    scored, and the result is still exact.
+    """
+
+    factors: np.ndarray  # rows sorted by decreasing norm
+    norms: np.ndarray  # decreasing
+    order: np.ndarray  # sorted position -> original row
+    position: np.ndarray  # original row -> sorted position
+
+    @classmethod
+    def of(cls, targets: np.ndarray) -> NormOrdered:
+        norms = np.linalg.norm(targets, axis=1).astype(np.float64) if len(targets) else np.zeros(0)
+        order = np.argsort(-norms, kind="stable")
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))
+        return cls(np.ascontiguousarray(targets[order]), norms[order], order, position)
+
+
+# Targets scored in the first pass of a query block; each later pass scores twice as many.
+FIRST_PASS_TARGETS = 4096
+
+
 def top_n(
-    queries: np.ndarray, targets: np.ndarray, n: int, exclude: list[np.ndarray] | None = None
+    queries: np.ndarray,
+    targets: np.ndarray | NormOrdered,
+    n: int,
+    exclude: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each query row, the ``n`` target rows with the highest inner product, best first.
 
     ``exclude[i]`` holds target row indices never returned for query i. Returns (indices, scores),
-    both ``len(queries) x n``; slots without a valid target have index -1 and score -inf.
+    both ``len(queries) x n``; slots without a valid target have index -1 and score -inf. Exact:
+    targets are scored in passes by decreasing norm and a query stops when no unscored target can
+    beat its n-th best (see ``NormOrdered``).
     """
+    index = targets if isinstance(targets, NormOrdered) else NormOrdered.of(np.asarray(targets))
     indices = np.full((len(queries), n), -1, dtype=np.int64)
     scores = np.full((len(queries), n), -np.inf, dtype=np.float64)
     for start in range(0, len(queries), BLOCK_ROWS):
-        block = np.asarray(queries[start : start + BLOCK_ROWS] @ targets.T, dtype=np.float64)
-        if exclude is not None:
-            for offset, excluded in enumerate(exclude[start : start + BLOCK_ROWS]):
-                if len(excluded):
-                    block[offset, excluded] = -np.inf
-        indices[start : start + len(block)], scores[start : start + len(block)] = top_k_of_rows(block, n)
+        stop = start + BLOCK_ROWS
+        excluded = (
+            None
+            if exclude is None
+            else [index.position[np.asarray(e, dtype=np.int64)] for e in exclude[start:stop]]
+        )
+        indices[start:stop], scores[start:stop] = _top_n_block(queries[start:stop], index, n, excluded)
     return indices, scores
+
+
+def _top_n_block(
+    queries: np.ndarray, index: NormOrdered, n: int, excluded: list[np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    best = np.full((len(queries), n), -1, dtype=np.int64)  # sorted positions until the end
+    values = np.full((len(queries), n), -np.inf, dtype=np.float64)
+    if len(index.norms) == 0:
+        return best, values
+    query_norms = np.linalg.norm(queries, axis=1).astype(np.float64)
+    active = np.arange(len(queries))
+    low, width, total = 0, max(FIRST_PASS_TARGETS, 4 * n), len(index.norms)
+    if index.norms[-1] >= 0.5 * index.norms[0]:  # no long tail (e.g. unit vectors): one pass
+        width = total
+    while low < total and len(active):
+        high = min(total, low + width)
+        block = queries[active] @ index.factors[low:high].T  # float32: half the memory traffic
+        if excluded is not None:
+            for row, query in enumerate(active):
+                hit = excluded[query]
+                hit = hit[(hit >= low) & (hit < high)]
+                if len(hit):
+                    block[row, hit - low] = -np.inf
+        block_best, block_values = top_k_of_rows(block, n)
+        merged = np.concatenate([values[active], block_values], axis=1)
+        merged_positions = np.concatenate(
+            [best[active], np.where(block_best >= 0, block_best + low, -1)], axis=1
+        )
+        columns, kept = top_k_of_rows(merged, n)
+        best[active] = np.where(
+            columns >= 0, np.take_along_axis(merged_positions, np.maximum(columns, 0), axis=1), -1
+        )
+        values[active] = kept
+        low, width = high, width * 2
+        if low < total:
+            # float32 products: a relative margin keeps the stop rule exact despite rounding
+            bound = query_norms[active] * index.norms[low] * (1 + 1e-5) + 1e-12
+            active = active[~(values[active, n - 1] >= bound)]
+    return np.where(best >= 0, index.order[np.maximum(best, 0)], -1), values
 
 
 def top_n_schema(query_key: str, target_key: str) -> StructType:
@@ -136,6 +238,7 @@ def spark_top_n(
         ]
     )
     columns = [query_key, "factors", *([exclude_column] if exclude_column else [])]
+    ordered = NormOrdered.of(targets.factors)
 
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
@@ -149,7 +252,7 @@ def spark_top_n(
                 exclude = [
                     targets.index_of(np.asarray(e if e is not None else [])) for e in batch[exclude_column]
                 ]
-            indices, scores = top_n(matrix, targets.factors, n, exclude)
+            indices, scores = top_n(matrix, ordered, n, exclude)
             rows, ranks = np.nonzero(indices >= 0)
             yield pd.DataFrame(
                 {

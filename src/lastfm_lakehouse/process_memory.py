@@ -1,0 +1,112 @@
+"""Peak resident memory of a process tree (the dbt process, its Spark driver JVM, Python workers).
+
+Read from Linux's /proc: psutil is not a dependency of the stack, and the two numbers needed are
+one file each. A background thread samples the tree every ``interval`` seconds and keeps
+
+* the peak of the **sum** of RSS over the tree (what the machine had to hold at once), and
+* each process's own kernel-tracked peak (``VmHWM``, exact even between samples), by command.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROC = Path("/proc")
+PAGE_KB = 1024
+
+
+def _status_kb(pid: int, key: str) -> int:
+    try:
+        for line in (PROC / str(pid) / "status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = list((PROC / str(pid) / "task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants that are alive now."""
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending += _children(pid)
+    return tree
+
+
+def command_name(pid: int) -> str:
+    try:
+        return (PROC / str(pid) / "comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
+@dataclass
+class MemoryPeaks:
+    tree_peak_kb: int = 0
+    # per command name ("java", "python3.11", ...): the largest VmHWM seen for that command
+    process_peak_kb: dict[str, int] = field(default_factory=dict)
+    samples: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "tree_peak_rss_mb": round(self.tree_peak_kb / PAGE_KB, 1),
+            "process_peak_rss_mb": {
+                k: round(v / PAGE_KB, 1) for k, v in sorted(self.process_peak_kb.items())
+            },
+            "samples": self.samples,
+        }
+
+
+class MemorySampler:
+    """``with MemorySampler(pid) as sampler: ...`` then ``sampler.peaks``."""
+
+    def __init__(self, root: int, interval: float = 0.25) -> None:
+        if not PROC.is_dir():
+            raise RuntimeError("memory sampling needs Linux /proc")
+        self.root = root
+        self.interval = interval
+        self.peaks = MemoryPeaks()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+
+    def sample(self) -> None:
+        total = 0
+        for pid in process_tree(self.root):
+            total += _status_kb(pid, "VmRSS")
+            name = command_name(pid)
+            self.peaks.process_peak_kb[name] = max(
+                self.peaks.process_peak_kb.get(name, 0), _status_kb(pid, "VmHWM")
+            )
+        self.peaks.tree_peak_kb = max(self.peaks.tree_peak_kb, total)
+        self.peaks.samples += 1
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> MemorySampler:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()

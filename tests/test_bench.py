@@ -1,0 +1,106 @@
+"""``make bench SCALE=0.01``: the full-size benchmark at 1 % so it cannot rot.
+
+Runs the real thing as a user does (make, a child dbt build, implicit and Spark ALS, the lever
+sweep in fresh JVMs) and checks the results file holds every figure the issue asks for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from lastfm_lakehouse import als_levers, bench, bench_report
+from lastfm_lakehouse.process_memory import MemorySampler, process_tree
+
+from .conftest import REPO
+
+
+def test_make_bench_at_one_percent_writes_every_figure(tmp_path: Path) -> None:
+    env = {**os.environ, "LAKEHOUSE_DRIVER_MEMORY": "3g"}
+    for name in ("LASTFM_RAW_DIR", "LAKEHOUSE_HOME", "LASTFM_SCHEMA"):
+        env.pop(name, None)
+    dirs = f"--out {tmp_path / 'results'} --data {tmp_path / 'data'} --home {tmp_path / 'home'}"
+    args = f"{dirs} --lever-iterations 1"
+    done = subprocess.run(
+        ["make", "bench", "SCALE=0.01", f"BENCH_ARGS={args}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    assert "[bench" in done.stderr and " of 1" in done.stderr  # progress: steps and dbt's node lines
+
+    path = tmp_path / "results" / f"{dt.date.today().isoformat()}-scale-0.01.json"
+    results = json.loads(path.read_text(encoding="utf-8"))
+    table = path.with_suffix(".md").read_text(encoding="utf-8")
+    assert table in done.stdout
+
+    data = results["dataset"]
+    assert data["users"] == round(359_347 * 0.01) and data["seed"] == 360 and not data["reused"]
+    build = results["build"]
+    assert build["exit_code"] == 0 and build["wall_seconds"] > 0
+    assert build["memory"]["tree_peak_rss_mb"] > 0 and build["memory"]["process_peak_rss_mb"]["java"] > 100
+    nodes = build["nodes"]
+    assert {"seed", "sql model", "python model", "test", "unit test"} <= set(nodes["by_type"])
+    assert set(nodes["statuses"]) <= {"success", "pass"}
+    model_names = {m["name"] for m in nodes["models"]}
+    assert {"fct_plays", "mart_recommendations_knn", "mart_model_evaluation"} <= model_names
+
+    rows = {r["relation"].split(".")[-1]: r["rows"] for r in results["rows"]}
+    assert rows["stg_lastfm__plays"] + rows["stg_lastfm__rejected_rows"] >= data["plays_lines"]
+    assert all(n > 0 for n in rows.values()), rows
+    metrics = {(r["model"], r["metric"]) for r in results["evaluation"]}
+    assert {("als", "ndcg"), ("knn", "ndcg"), ("knn", "neighbour_recall"), ("popularity", "ndcg")} <= metrics
+
+    h2h = results["als_head_to_head"]
+    assert h2h["parameters"]["threads"] == os.cpu_count()
+    for library in ("spark", "implicit"):
+        assert h2h[library]["seconds_per_iteration"] > 0
+        assert 0 < h2h[library]["ndcg_at_10"] <= 1 and 0 < h2h[library]["precision_at_10"] <= 1
+    assert h2h["time_ratio_spark_over_implicit"] > 0 and h2h["ndcg_ratio_spark_over_implicit"] > 0
+
+    assert [t["target"] for t in results["targets"]] == [t[0] for t in bench_report.TARGETS]
+    assert all(t["measured"] is not None and not t["full_scale"] for t in results["targets"])
+    fits = {f["name"]: f for f in results["als_levers"]["fits"]}
+    assert list(fits) == [c.name for c in als_levers.SWEEP]
+    assert all("error" not in f and f["seconds_per_iteration"] > 0 for f in fits.values()), fits
+    # each BLAS lever really switched the JVM's BLAS (native only where libblas.so.3 exists)
+    blas = {c.blas: fits[c.name]["blas"] for c in als_levers.SWEEP}
+    assert blas["vector"] == "VectorBLAS"
+    assert blas["native"] == (
+        "JNIBLAS" if Path("/usr/lib/x86_64-linux-gnu/libblas.so.3").exists() else "VectorBLAS"
+    )
+    for heading in (
+        "## Targets",
+        "## Wall time per model",
+        "## Rows per stage",
+        "## ALS head-to-head",
+        "levers",
+    ):
+        assert heading in table
+
+
+def test_scale_outside_zero_one_is_refused() -> None:
+    for scale in (0, -1, 1.5):
+        try:
+            bench.users_for(scale)
+        except ValueError as exc:
+            assert "--scale" in str(exc)
+        else:
+            raise AssertionError(f"scale {scale} accepted")
+
+
+def test_memory_sampler_sees_a_child_and_its_peak() -> None:
+    code = "import time; block = bytearray(300 * 1024 * 1024); time.sleep(1.5)"
+    child = subprocess.Popen(["python3", "-c", code])
+    with MemorySampler(child.pid, interval=0.05) as sampler:
+        assert child.pid in process_tree(child.pid)
+        child.wait()
+    assert sampler.peaks.tree_peak_kb > 250 * 1024
+    assert max(sampler.peaks.process_peak_kb.values()) > 250 * 1024
