@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import sparse
 
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
-from lastfm_lakehouse.topn import top_k_of_rows, top_n_schema
+from lastfm_lakehouse.topn import spread, top_k_of_rows, top_n_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -269,5 +269,4 @@ def spark_knn(
                     }
                 )
 
-    partitions = int(queries.sparkSession.conf.get("spark.sql.shuffle.partitions"))
-    return queries.select(USER_KEY).repartition(partitions).mapInPandas(recommend, schema)
+    return spread(queries.select(USER_KEY)).mapInPandas(recommend, schema)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
-from lastfm_lakehouse.topn import NormOrdered, Targets, normalise_rows, top_n, top_n_schema
+from lastfm_lakehouse.topn import NormOrdered, Targets, normalise_rows, spread, top_n, top_n_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -65,8 +65,8 @@ def recommend_with_reasons(
             played_ratings = [
                 np.asarray(r if r is not None else [], dtype=np.float64) for r in batch["played_ratings"]
             ]
-            played_rows = [artists.index_of(keys) for keys in played_keys]
-            indices, scores = top_n(users, ordered, n, played_rows)
+            lookups = [artists.lookup(keys) for keys in played_keys]
+            indices, scores = top_n(users, ordered, n, [rows for rows, _ in lookups])
             out: dict[str, list] = {
                 USER_KEY: [],
                 "rank": [],
@@ -80,10 +80,9 @@ def recommend_with_reasons(
                 if chosen.size == 0:
                     continue
                 keys, ratings = played_keys[i], played_ratings[i]
-                known = np.isin(keys, artists.keys)
+                rows, known = lookups[i]
                 because: list[int | None] = [None] * chosen.size
                 if known.any():
-                    rows = artists.index_of(keys[known])
                     weight = (normalised[chosen] @ normalised[rows].T) * ratings[known]
                     because = keys[known][np.argmax(weight, axis=1)].tolist()
                 out[USER_KEY] += [int(user)] * chosen.size
@@ -94,7 +93,8 @@ def recommend_with_reasons(
             yield pd.DataFrame(out).astype({USER_KEY: "int32", "rank": "int32", ARTIST_KEY: "int32"})
 
     queries = user_factors.join(histories, USER_KEY, "left")
-    return queries.select(USER_KEY, "factors", "played_keys", "played_ratings").mapInPandas(score, schema)
+    columns = queries.select(USER_KEY, "factors", "played_keys", "played_ratings")
+    return spread(columns).mapInPandas(score, schema)
 
 
 def popularity_ranking(plays: DataFrame) -> pd.DataFrame:

@@ -44,12 +44,18 @@ class Targets:
             matrix = normalise_rows(matrix)
         return cls(frame[key].to_numpy(dtype=np.int64), matrix)
 
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row indices of the ``keys`` that are targets, mask of those keys) - binary search."""
+        keys = np.asarray(keys, dtype=np.int64)
+        if len(self.keys) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(len(keys), dtype=bool)
+        position = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        known = self.keys[position] == keys
+        return position[known], known
+
     def index_of(self, keys: np.ndarray) -> np.ndarray:
         """Row indices of ``keys`` that are targets (keys that are not are dropped)."""
-        keys = np.asarray(keys, dtype=np.int64)
-        position = np.searchsorted(self.keys, keys)
-        position = np.minimum(position, max(len(self.keys) - 1, 0))
-        return position[(len(self.keys) > 0) & (self.keys[position] == keys)]
+        return self.lookup(keys)[0]
 
 
 def normalise_rows(matrix: np.ndarray) -> np.ndarray:
@@ -263,7 +269,16 @@ def spark_top_n(
                 }
             )
 
-    return queries.select(*columns).mapInPandas(score, schema)
+    return spread(queries.select(*columns)).mapInPandas(score, schema)
+
+
+def spread(frame: DataFrame) -> DataFrame:
+    """``frame`` in ``spark.sql.shuffle.partitions`` even partitions, for the CPU-heavy mapInPandas
+    steps: read as is, a small table (factors) is one or two files, so one or two tasks - and
+    adaptive execution coalesces small shuffles - leaving cores idle (seen at full size: one busy
+    worker on 2 cores). A repartition to an explicit count is not coalesced."""
+    partitions = int(frame.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    return frame.repartition(partitions)
 
 
 def lay_out_for_lookups(frame: DataFrame, key: str, spark: object) -> DataFrame:
