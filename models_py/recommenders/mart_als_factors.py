@@ -12,6 +12,7 @@ def model(dbt, spark):
         reg_param=float(dbt.config.get("als_reg_param")),
         alpha=float(dbt.config.get("als_alpha")),
         seed=int(dbt.config.get("als_seed")),
+        blocks=int(dbt.config.get("als_num_blocks")),
     )
     users, artists = train(dbt.ref("fct_plays_balanced"), params)
     users = users.select(F.lit("user").alias("entity_type"), F.col("user_key").alias("entity_key"), "factors")

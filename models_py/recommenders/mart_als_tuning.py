@@ -16,6 +16,7 @@ def model(dbt, spark):
         reg_param=float(dbt.config.get("als_reg_param")),
         alpha=float(dbt.config.get("als_alpha")),
         seed=int(dbt.config.get("als_seed")),
+        blocks=int(dbt.config.get("als_num_blocks")),
     )
     ranks = str(dbt.config.get("als_tuning_ranks"))
     reg_params = str(dbt.config.get("als_tuning_reg_params"))

@@ -18,6 +18,7 @@ def model(dbt, spark):
         reg_param=float(dbt.config.get("als_reg_param")),
         alpha=float(dbt.config.get("als_alpha")),
         seed=int(dbt.config.get("als_seed")),
+        blocks=int(dbt.config.get("als_num_blocks")),
     )
     knn_params = KnnParams(
         k=int(dbt.config.get("knn_k")),

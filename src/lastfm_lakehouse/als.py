@@ -22,10 +22,13 @@ class AlsParams:
     reg_param: float = 0.1
     alpha: float = 40.0
     seed: int = 42
+    blocks: int = 0  # user and item blocks; 0 = one per core (Spark's own default: 10)
 
     def __post_init__(self) -> None:
         if self.rank < 1 or self.max_iter < 1:
             raise ValueError(f"ALS rank and max_iter must be >= 1, got {self.rank} and {self.max_iter}")
+        if self.blocks < 0:
+            raise ValueError(f"ALS blocks must be >= 0 (0 = one per core), got {self.blocks}")
         if self.reg_param < 0 or self.alpha < 0:
             raise ValueError(f"ALS reg_param and alpha must be >= 0, got {self.reg_param} and {self.alpha}")
 
@@ -38,10 +41,22 @@ class AlsParams:
             reg_param=float(get("als_reg_param")),
             alpha=float(get("als_alpha")),
             seed=int(get("als_seed")),
+            blocks=int(get("als_num_blocks")),
         )
 
     def as_text(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in asdict(self).items())
+
+
+SPARK_DEFAULT_BLOCKS = 10
+
+
+def _cores(spark: Any) -> int | None:
+    """Cores Spark runs tasks on; None over Spark Connect (no SparkContext there)."""
+    try:
+        return int(spark.sparkContext.defaultParallelism)
+    except Exception:
+        return None
 
 
 def train(ratings: DataFrame, params: AlsParams) -> tuple[DataFrame, DataFrame]:
@@ -51,7 +66,10 @@ def train(ratings: DataFrame, params: AlsParams) -> tuple[DataFrame, DataFrame]:
     for column in (USER_KEY, ARTIST_KEY, RATING):
         if column not in ratings.columns:
             raise ValueError(f"ALS input lacks column {column!r} (has {', '.join(ratings.columns)})")
+    blocks = params.blocks or _cores(ratings.sparkSession) or SPARK_DEFAULT_BLOCKS
     als = ALS(
+        numUserBlocks=blocks,
+        numItemBlocks=blocks,
         rank=params.rank,
         maxIter=params.max_iter,
         regParam=params.reg_param,

@@ -43,7 +43,7 @@ NO_NATIVE = (
 class LeverConfig:
     name: str
     blas: str = "vector"
-    blocks: int = 10
+    blocks: int = 10  # 0: one per core, as als.train does by default
     storage: str = "MEMORY_AND_DISK"
     cache_ratings: bool = False
     checkpoint_interval: int = 0  # 0: no checkpoint directory, Spark skips checkpointing
@@ -60,6 +60,7 @@ SWEEP = (
     LeverConfig("ratings cached", cache_ratings=True),
     LeverConfig("storage MEMORY_ONLY", storage="MEMORY_ONLY"),
     LeverConfig("checkpoint every 2 iterations", checkpoint_interval=2),
+    LeverConfig("project setting: native OpenBLAS, blocks = cores", blas="native", blocks=0),
 )
 
 
@@ -98,8 +99,8 @@ def fit_once(
             userCol=USER_KEY,
             itemCol=ARTIST_KEY,
             ratingCol=RATING,
-            numUserBlocks=config.blocks,
-            numItemBlocks=config.blocks,
+            numUserBlocks=config.blocks or spark.sparkContext.defaultParallelism,
+            numItemBlocks=config.blocks or spark.sparkContext.defaultParallelism,
             intermediateStorageLevel=config.storage,
             checkpointInterval=config.checkpoint_interval or 10,
             seed=42,

@@ -192,6 +192,7 @@ def head_to_head(spark: Any, config: dict[str, Any]) -> dict[str, Any]:
         reg_param=float(config["als_reg_param"]),
         alpha=float(config["als_alpha"]),
         seed=int(config["als_seed"]),
+        blocks=int(config["als_num_blocks"]),
     )
     split = spark.table(f"{SCHEMA}_intermediate.int_plays_holdout_split")
     return als_head_to_head.run(

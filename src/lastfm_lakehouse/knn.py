@@ -211,35 +211,23 @@ def neighbour_recall(approx: np.ndarray, exact: np.ndarray) -> float:
 def predict(
     features: UserFeatures, rows: np.ndarray, neighbours: np.ndarray, sims: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``n`` unplayed artists (column indices, scores) of each query row from its neighbours.
+    """Top ``n`` unplayed artists (column indices, scores) of each query row from its neighbours:
+    ``sum_v s(u, v) p_v(a) / sum_v s(u, v)`` over the artists some neighbour played (a compiled
+    accumulation over the neighbours' rows: a few thousand artists per user, never a dense
+    users x artists block)."""
+    from lastfm_lakehouse import knn_kernel
 
-    Sparse all the way: a user's candidates are the artists its K neighbours played (a few thousand
-    at most), never a dense users x artists block (at 294K artists that is 2.3 MB per user).
-    """
-    valid = neighbours >= 0
-    weights = np.where(valid, np.maximum(sims, 0.0), 0.0)
-    query_index = np.repeat(np.arange(len(rows)), valid.sum(axis=1))
-    w = sparse.csr_matrix(
-        (weights[valid], (query_index, neighbours[valid])), shape=(len(rows), features.plays.shape[0])
-    )
-    totals = np.asarray(w.sum(axis=1)).ravel()
-    scores = sparse.csr_matrix(sparse.diags(1.0 / np.where(totals > 0, totals, 1.0)) @ (w @ features.plays))
-    # drop what the user played (plays[rows] would miss 0-play rows) and keep only artists some
-    # neighbour played (score > 0)
-    scores = sparse.csr_matrix(scores - scores.multiply(features.played[rows]))
-    scores.data[scores.data <= 0] = 0
-    scores.eliminate_zeros()
-    scores.sort_indices()
-    counts = np.diff(scores.indptr)
-    width = max(int(counts.max()) if len(counts) else 0, 1)
-    padded = np.full((len(rows), width), -np.inf)
-    columns = np.full((len(rows), width), -1, dtype=np.int64)
-    row_of = np.repeat(np.arange(len(rows)), counts)
-    slot = np.arange(scores.nnz) - np.repeat(scores.indptr[:-1], counts)
-    padded[row_of, slot] = scores.data
-    columns[row_of, slot] = scores.indices
-    best, values = top_k_of_rows(padded, n)
-    return np.where(best >= 0, np.take_along_axis(columns, np.maximum(best, 0), axis=1), -1), values
+    columns = np.full((len(rows), n), -1, dtype=np.int64)
+    scores = np.full((len(rows), n), -np.inf)
+    plays, played = features.plays, features.played
+    knn_kernel.predict(
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(neighbours, dtype=np.int64),
+        np.asarray(sims, dtype=np.float64),
+        plays.indptr, plays.indices, plays.data, played.indptr, played.indices, plays.shape[1],
+        columns, scores,
+    )  # fmt: skip
+    return columns, scores
 
 
 def spark_knn(

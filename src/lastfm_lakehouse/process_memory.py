@@ -52,10 +52,20 @@ def process_tree(root: int) -> list[int]:
 
 
 def command_name(pid: int) -> str:
+    """``java``, ``dbt``, ``python3 -m pyspark.daemon``: the program (and module) a process runs."""
     try:
-        return (PROC / str(pid) / "comm").read_text().strip()
+        argv = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
     except OSError:
         return "?"
+    words = [a.decode(errors="replace") for a in argv if a]
+    if not words:
+        return "?"
+    name = Path(words[0]).name
+    if "-m" in words[1:-1]:
+        name += f" -m {words[words.index('-m', 1) + 1]}"
+    elif name.startswith("python") and len(words) > 1:
+        name = Path(words[1]).name
+    return name
 
 
 @dataclass
@@ -90,7 +100,10 @@ class MemorySampler:
     def sample(self) -> None:
         total = 0
         for pid in process_tree(self.root):
-            total += _status_kb(pid, "VmRSS")
+            rss = _status_kb(pid, "VmRSS")
+            if rss == 0:  # exited between listing and reading
+                continue
+            total += rss
             name = command_name(pid)
             self.peaks.process_peak_kb[name] = max(
                 self.peaks.process_peak_kb.get(name, 0), _status_kb(pid, "VmHWM")
