@@ -63,8 +63,9 @@ def command_name(pid: int) -> str:
     name = Path(words[0]).name
     if "-m" in words[1:-1]:
         name += f" -m {words[words.index('-m', 1) + 1]}"
-    elif name.startswith("python") and len(words) > 1:
-        name = Path(words[1]).name
+    elif name.startswith("python"):
+        scripts = [w for w in words[1:] if not w.startswith("-")]
+        name = Path(scripts[0]).name if scripts else name
     return name
 
 
