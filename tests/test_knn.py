@@ -43,12 +43,12 @@ def test_unpruned_search_is_exact_and_pruning_trades_recall(data) -> None:
     features = knn.build_features(plays, users, wide)
     rows = np.arange(0, 300, 7)
     exact, exact_sims = knn.exact_search(features, rows, 10)
-    approx, approx_sims = knn.search(features, knn.build_index(features, wide), rows, 10)
+    approx, approx_sims = knn.search(knn.build_index(features, wide), rows, 10)
     assert knn.neighbour_recall(approx, exact) == 1.0
     assert np.allclose(approx_sims, exact_sims, atol=1e-6)  # same order, same cosines
     assert not (approx == rows[:, None]).any()  # never its own neighbour
     narrow = knn.KnnParams(k=10, top_artists=1, candidates=12)
-    partial, _ = knn.search(features, knn.build_index(features, narrow), rows, 10)
+    partial, _ = knn.search(knn.build_index(features, narrow), rows, 10)
     assert 0 < knn.neighbour_recall(partial, exact) < 1.0
 
 
@@ -64,7 +64,7 @@ def test_users_sharing_no_artist_still_get_neighbours_by_age_and_country() -> No
     params = knn.KnnParams(k=3, age_weight=1.0, country_weight=1.0)
     features = knn.build_features(plays, users, params)
     index = knn.build_index(features, params)
-    found, sims = knn.search(features, index, np.arange(4), 3)
+    found, sims = knn.search(index, np.arange(4), 3)
     exact, exact_sims = knn.exact_search(features, np.arange(4), 3)
     assert knn.neighbour_recall(found, exact) == 1.0
     assert found[0, 0] == 1  # same country, close age

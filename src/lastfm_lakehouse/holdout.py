@@ -157,7 +157,7 @@ def evaluate(
     sample = rng.choice(
         len(features.user_keys), size=min(RECALL_SAMPLE, len(features.user_keys)), replace=False
     )
-    approx, _ = knn.search(features, index, sample, knn_params.k)
+    approx, _ = knn.search(index, sample, knn_params.k)
     exact, _ = knn.exact_search(features, sample, knn_params.k)
     rows.append(
         Row(

@@ -167,13 +167,10 @@ def build_index(features: UserFeatures, params: KnnParams) -> NeighbourIndex:
     )
 
 
-def search(
-    features: UserFeatures, index: NeighbourIndex, rows: np.ndarray, k: int, batch_rows: int = 256
-) -> tuple[np.ndarray, np.ndarray]:
+def search(index: NeighbourIndex, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Approximate K nearest users of user ``rows`` (exact cosine among the candidates)."""
     from lastfm_lakehouse import knn_kernel
 
-    del features, batch_rows  # the index holds what the kernel needs; it streams one query at a time
     out_rows = np.full((len(rows), k), -1, dtype=np.int64)
     out_sims = np.full((len(rows), k), -np.inf)
     p, pt, x = index.pruned, index.pruned_t, index.rows
@@ -245,7 +242,7 @@ def spark_knn(
             for start in range(0, len(keys), params.batch_rows):
                 block = keys[start : start + params.batch_rows]
                 rows = features.rows_of(block)
-                neighbours, sims = search(features, index, rows, params.k, params.batch_rows)
+                neighbours, sims = search(index, rows, params.k)
                 best, scores = predict(features, rows, neighbours, sims, n)
                 r, c = np.nonzero(best >= 0)
                 yield pd.DataFrame(
