@@ -51,6 +51,19 @@ class AlsParams:
 SPARK_DEFAULT_BLOCKS = 10
 
 
+def netlib_implementations(spark: Any) -> tuple[str, str]:
+    """(BLAS, LAPACK) classes Spark's JVM loaded: JNIBLAS / JNILAPACK = native (e.g. OpenBLAS),
+    VectorBLAS = Java's Vector API, F2jLAPACK = Java; "unknown" over Spark Connect (no JVM handle)."""
+    try:
+        netlib = spark.sparkContext._jvm.dev.ludovic.netlib
+        return (
+            str(netlib.blas.BLAS.getInstance().getClass().getSimpleName()),
+            str(netlib.lapack.LAPACK.getInstance().getClass().getSimpleName()),
+        )
+    except Exception:
+        return "unknown", "unknown"
+
+
 def _cores(spark: Any) -> int | None:
     """Cores Spark runs tasks on; None over Spark Connect (no SparkContext there)."""
     try:

@@ -128,27 +128,19 @@ def fit_spark(train: DataFrame, matrix: RatingsMatrix, params: als.AlsParams) ->
         params.max_iter,
         _aligned(Targets.from_frame(user_pdf, USER_KEY), matrix.user_keys, params.rank),
         _aligned(Targets.from_frame(artist_pdf, ARTIST_KEY), matrix.artist_keys, params.rank),
-        {"solver": "Cholesky per row (normal equations)", "blas": blas_implementation(train)},
+        {
+            "solver": "Cholesky per row (normal equations)",
+            "blas": als.netlib_implementations(train.sparkSession)[0],
+        },
     )
 
 
 def _aligned(targets: Targets, keys: np.ndarray, rank: int) -> np.ndarray:
     """Factors in the order of ``keys`` (zeros for keys Spark returned no factors for)."""
     out = np.zeros((len(keys), rank), dtype=np.float32)
-    if len(targets.keys):
-        position = np.minimum(np.searchsorted(targets.keys, keys), len(targets.keys) - 1)
-        known = targets.keys[position] == keys
-        out[known] = targets.factors[position[known]]
+    rows, known = targets.lookup(keys)
+    out[known] = targets.factors[rows]
     return out
-
-
-def blas_implementation(frame: DataFrame) -> str:
-    """Which BLAS Spark's JVM loaded (JNIBLAS = native, e.g. OpenBLAS; VectorBLAS; Java)."""
-    try:
-        jvm = frame.sparkSession.sparkContext._jvm  # type: ignore[union-attr]
-        return str(jvm.dev.ludovic.netlib.blas.BLAS.getInstance().getClass().getSimpleName())
-    except Exception:  # Spark Connect has no JVM handle
-        return "unknown"
 
 
 def evaluation_users(

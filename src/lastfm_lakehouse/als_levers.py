@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from lastfm_lakehouse.als import netlib_implementations
 from lastfm_lakehouse.settings import ARTIST_KEY, RATING, USER_KEY
 
 BLAS_CHOICES = ("native", "vector")
@@ -108,9 +109,7 @@ def fit_once(
         started = time.perf_counter()
         als.fit(frame)
         seconds = time.perf_counter() - started
-        jvm = spark.sparkContext._jvm
-        blas = str(jvm.dev.ludovic.netlib.blas.BLAS.getInstance().getClass().getSimpleName())
-        lapack = str(jvm.dev.ludovic.netlib.lapack.LAPACK.getInstance().getClass().getSimpleName())
+        blas, lapack = netlib_implementations(spark)
         spark.stop()
     return {
         "seconds": round(seconds, 2),

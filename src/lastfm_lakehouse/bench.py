@@ -186,14 +186,7 @@ def head_to_head(spark: Any, config: dict[str, Any]) -> dict[str, Any]:
     from lastfm_lakehouse.als import AlsParams
     from lastfm_lakehouse.holdout import EvaluationSample
 
-    params = AlsParams(
-        rank=int(config["als_rank"]),
-        max_iter=int(config["als_max_iter"]),
-        reg_param=float(config["als_reg_param"]),
-        alpha=float(config["als_alpha"]),
-        seed=int(config["als_seed"]),
-        blocks=int(config["als_num_blocks"]),
-    )
+    params = AlsParams.from_config(config.get)
     split = spark.table(f"{SCHEMA}_intermediate.int_plays_holdout_split")
     return als_head_to_head.run(
         split,
