@@ -52,16 +52,24 @@ class Build:
         return spark.table(f"{schema}.{name}")  # type: ignore[attr-defined]
 
 
-def dbt_build(raw_dir: Path, schema: str, target_dir: Path, variables: dict | None = None) -> Build:
-    """``dbt build`` of the project on ``raw_dir`` into ``schema``, in this process."""
+def invoke_dbt(
+    command: str,
+    raw_dir: Path,
+    schema: str,
+    target_dir: Path,
+    variables: dict | None = None,
+    select: str | None = None,
+) -> object:
+    """``dbt <command>`` of the project on ``raw_dir`` into ``schema``, in this process; ``select``
+    limits it to those nodes and the tests whose parents are all selected."""
     from dbt.cli.main import dbtRunner
 
     os.environ["LASTFM_RAW_DIR"] = str(raw_dir)
     os.environ["LASTFM_SCHEMA"] = schema
     try:
-        result = dbtRunner().invoke(
+        return dbtRunner().invoke(
             [
-                "build",
+                command,
                 "--project-dir",
                 str(REPO / "dbt_project"),
                 "--profiles-dir",
@@ -70,18 +78,30 @@ def dbt_build(raw_dir: Path, schema: str, target_dir: Path, variables: dict | No
                 str(target_dir),
                 "--vars",
                 json.dumps({"raw_schema": f"{schema}_raw", **(variables or {})}),
+                *(["--select", select, "--indirect-selection", "cautious"] if select else []),
             ]
         )
     finally:
         os.environ.pop("LASTFM_RAW_DIR", None)
         os.environ.pop("LASTFM_SCHEMA", None)
+
+
+def dbt_build(
+    raw_dir: Path,
+    schema: str,
+    target_dir: Path,
+    variables: dict | None = None,
+    select: str | None = None,
+) -> Build:
+    """``dbt build`` (see ``invoke_dbt``), which must succeed."""
+    result = invoke_dbt("build", raw_dir, schema, target_dir, variables, select)
     failures = [
         f"{r.node.unique_id}: {r.status} {r.message}"
-        for r in (result.result or [])
+        for r in (result.result or [])  # type: ignore[attr-defined]
         if str(r.status) not in ("success", "pass")
     ]
-    assert result.success, f"dbt build failed: {result.exception or ''}\n" + "\n".join(failures)
-    return Build(schema=schema, raw_dir=raw_dir, success=bool(result.success), results=list(result.result))
+    assert result.success, f"dbt build failed: {result.exception or ''}\n" + "\n".join(failures)  # type: ignore[attr-defined]
+    return Build(schema=schema, raw_dir=raw_dir, success=bool(result.success), results=list(result.result))  # type: ignore[attr-defined]
 
 
 def copy_real_excerpts(directory: Path) -> Path:

@@ -47,17 +47,20 @@ class ParsedPlays:
 
 
 def parse_plays(path: Path) -> ParsedPlays:
-    rows, rejected = [], []
+    """Valid lines (an identical copy of a staged line is rejected) and the rejected lines."""
+    rows, rejected, seen = [], [], set()
     for line in read_lines(path):
         fields = [f.strip(" ") for f in line.split("\t")]
         if (
-            len(fields) != 4
+            line in seen
+            or len(fields) != 4
             or not SHA1.match(fields[0].lower())
             or fields[2] == ""
             or not re.fullmatch(r"[0-9]+", fields[3])
         ):
             rejected.append(line)
             continue
+        seen.add(line)
         user, mbid_raw, name, plays = fields
         rows.append((user.lower(), mbid_raw, name, int(plays), artist_id(mbid_raw, name)))
     frame = pd.DataFrame(rows, columns=["user_sha1", "mbid_raw", "artist_name", "plays", "artist_id"])

@@ -12,6 +12,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from lastfm_lakehouse import als_levers, bench, bench_report
 from lastfm_lakehouse.process_memory import MemorySampler, process_tree
 
@@ -65,6 +67,13 @@ def test_make_bench_at_one_percent_writes_every_figure(tmp_path: Path) -> None:
         assert 0 < h2h[library]["ndcg_at_10"] <= 1 and 0 < h2h[library]["precision_at_10"] <= 1
     assert h2h["time_ratio_spark_over_implicit"] > 0 and h2h["ndcg_ratio_spark_over_implicit"] > 0
 
+    inputs = results["als_training_inputs"]
+    caps = [r["max_rows_per_artist"] for r in inputs["inputs"]]
+    assert caps == [None, 180, 1_000, 5_000, None]  # baseline, each cap, all rows
+    counts = [r["rows"] for r in inputs["inputs"][1:]]
+    assert counts == sorted(counts) and counts[-1] == inputs["training_rows"] > counts[0]
+    assert all(0 < r["ndcg"] <= 1 and 0 < r["coverage"] <= 1 for r in inputs["inputs"])
+
     assert [t["target"] for t in results["targets"]] == [t[0] for t in bench_report.TARGETS]
     assert all(t["measured"] is not None and not t["full_scale"] for t in results["targets"])
     fits = {f["name"]: f for f in results["als_levers"]["fits"]}
@@ -81,19 +90,16 @@ def test_make_bench_at_one_percent_writes_every_figure(tmp_path: Path) -> None:
         "## Wall time per model",
         "## Rows per stage",
         "## ALS head-to-head",
+        "## ALS training input",
         "levers",
     ):
         assert heading in table
 
 
-def test_scale_outside_zero_one_is_refused() -> None:
-    for scale in (0, -1, 1.5):
-        try:
-            bench.users_for(scale)
-        except ValueError as exc:
-            assert "--scale" in str(exc)
-        else:
-            raise AssertionError(f"scale {scale} accepted")
+@pytest.mark.parametrize("scale", [0, -1, 1.5])
+def test_scale_outside_zero_one_is_refused(scale: float) -> None:
+    with pytest.raises(ValueError, match="--scale"):
+        bench.users_for(scale)
 
 
 def test_memory_sampler_sees_a_child_and_its_peak() -> None:

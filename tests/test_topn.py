@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from lastfm_lakehouse import topn
 
@@ -83,3 +84,54 @@ def test_wide_rows_take_the_grouped_path_and_match_a_full_sort() -> None:
         finite = np.sort(scores[i][np.isfinite(scores[i])])[::-1][:10]
         assert np.array_equal(values[i][: len(finite)], finite)
         assert np.array_equal(scores[i, best[i][: len(finite)]], finite)
+
+
+# --- numerics at the edges: factor vectors of any magnitude -----------------------------------------
+
+MAGNITUDES = (0.0, 1e-30, 1e-20, 1.0, 1e20, 1e30)
+
+
+def factors_of_magnitudes(rng: np.random.Generator, dim: int = 32) -> np.ndarray:
+    """Rows of every magnitude, plus near-identical pairs (as near-duplicate artists give)."""
+    base = rng.standard_normal((len(MAGNITUDES), dim))
+    rows = [base[i] * m for i, m in enumerate(MAGNITUDES)]
+    rows += [base[1] * 1e-30 * (1 + 1e-7), base[3] * (1 + 1e-7), -base[3]]
+    return np.array(rows)
+
+
+def test_normalise_rows_gives_unit_rows_for_any_magnitude() -> None:
+    matrix = factors_of_magnitudes(np.random.default_rng(3))
+    for dtype in (np.float32, np.float64):
+        norms = np.linalg.norm(topn.normalise_rows(matrix.astype(dtype)), axis=1)
+        assert norms[0] == 0  # the zero vector stays zero (no NaN)
+        assert np.allclose(norms[1:], 1.0, rtol=0, atol=1e-12), norms
+
+
+def test_cosine_similarities_stay_in_range_and_finite() -> None:
+    matrix = factors_of_magnitudes(np.random.default_rng(4))
+    targets = topn.compact(topn.normalise_rows(matrix))
+    exclude = [np.array([i]) for i in range(len(matrix))]
+    indices, scores = topn.cosine_top_n(matrix, targets, len(matrix) - 1, exclude)
+    found = indices >= 0
+    assert found.sum(axis=1).tolist() == [len(matrix) - 1] * len(matrix)
+    assert np.isfinite(scores[found]).all()
+    assert (scores[found] >= -1).all() and (scores[found] <= 1).all()
+    # the near-identical tiny pair is found as each other's best match with cosine ~1
+    tiny, twin = 1, len(MAGNITUDES)
+    assert indices[tiny, 0] == twin and scores[tiny, 0] == pytest.approx(1.0, abs=1e-6)
+    assert scores[3, -1] == pytest.approx(-1.0, abs=1e-6)  # its opposite is last
+
+
+def test_huge_factors_give_finite_inner_products() -> None:
+    rng = np.random.default_rng(5)
+    queries, targets = rng.standard_normal((4, 8)) * 1e30, rng.standard_normal((6, 8)) * 1e30
+    indices, scores = topn.top_n(topn.compact(queries), topn.compact(targets), 3)
+    assert np.isfinite(scores).all()
+    expected = np.argsort(-(queries @ targets.T), axis=1)[:, :3]
+    assert (indices == expected).all()
+
+
+def test_non_finite_factors_fail_with_the_keys_at_fault() -> None:
+    frame = pd.DataFrame({"artist_key": [1, 2, 3], "factors": [[1.0, 0.0], [np.nan, 1.0], [np.inf, 0.0]]})
+    with pytest.raises(ValueError, match=r"2 of 3 vectors hold NaN or infinity \(first keys: \[2, 3\]\)"):
+        topn.Targets.from_frame(frame, "artist_key")

@@ -9,6 +9,85 @@
     trim(try_element_at({{ fields }}, {{ position }}))
 {%- endmacro %}
 
+{#- The characters a line loses before it is split: byte-order marks (U+FEFF, at the start of a
+    file, or of a line where files were concatenated) and control characters other than tab. -#}
+{% macro stray_characters_pattern() -%}
+    '[\\x{feff}\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]'
+{%- endmacro %}
+
+{#- The line as text: invalid UTF-8 bytes become U+FFFD (Spark's text source passes them through,
+    and they would break every Parquet/Arrow reader downstream), stray characters are removed. -#}
+{% macro clean_line(column) -%}
+    regexp_replace(make_valid_utf8({{ column }}), {{ stray_characters_pattern() }}, '')
+{%- endmacro %}
+
+{#- The fields of a cleaned line. A dataframe tool that re-saved the file with its row index adds a
+    leading integer column (lines of `expected + 1` fields whose first is an integer): that column
+    is dropped, and counted as a cleaning. The rest of the line is then judged as any other. -#}
+{% macro split_record(line, expected) -%}
+    case
+        when size(split({{ line }}, '\t', -1)) = {{ expected + 1 }}
+            and trim(split({{ line }}, '\t', -1)[0]) rlike '^[0-9]+$'
+            then slice(split({{ line }}, '\t', -1), 2, {{ expected }})
+        else split({{ line }}, '\t', -1)
+    end
+{%- endmacro %}
+
+{#- A header line (the original files have none; re-saved copies often do): a field is a user
+    column name and the line holds no sha1. -#}
+{% macro is_header(line) -%}
+    (
+        lower({{ line }}) rlike '(^|\t) *(user|user_?sha1|usersha1|user-sha1|user_id|userid) *(\t|$)'
+        and not lower({{ line }}) rlike '[0-9a-f]{40}'
+    )
+{%- endmacro %}
+
+{#- A whole number written as an integer (`22`) or as a float a dataframe tool wrote (`22.0`,
+    `1.099e3`); null when the text is not a number, not whole, or beyond 2^53 in float form (a float
+    is exact only up to there). Integers out of the bigint range are null too. -#}
+{% macro whole_number(column) -%}
+    case
+        when {{ column }} rlike '^[+-]?[0-9]+$'
+            then try_cast({{ column }} as bigint)
+        when {{ column }} rlike '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$'
+            and try_cast({{ column }} as double) = floor(try_cast({{ column }} as double))
+            and abs(try_cast({{ column }} as double)) < 9007199254740992
+            then cast(try_cast({{ column }} as double) as bigint)
+    end
+{%- endmacro %}
+
+{#- True when a whole number was written in float form (`22.0`): parsed, and counted. -#}
+{% macro is_float_written(column) -%}
+    coalesce(not {{ column }} rlike '^[+-]?[0-9]+$' and {{ whole_number(column) }} is not null, false)
+{%- endmacro %}
+
+{#- A number (any form) that is not representable: too many digits for a bigint, or a float form
+    beyond 2^53. -#}
+{% macro is_number_out_of_range(column) -%}
+    coalesce(
+        ({{ column }} rlike '^[+-]?[0-9]+$' and try_cast({{ column }} as bigint) is null)
+        or ({{ column }} rlike '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$'
+            and abs(try_cast({{ column }} as double)) >= 9007199254740992),
+        false
+    )
+{%- endmacro %}
+
+{#- A text field a dataframe tool wrote with CSV quoting (pandas' default QUOTE_MINIMAL quotes a
+    field that holds a double quote and doubles the quotes inside: `brian "head" welch` becomes
+    `"brian ""head"" welch"`). Only a field wrapped in quotes whose inner quotes all come in pairs,
+    with at least one pair, is taken as quoted: the original file never writes one like that. -#}
+{% macro is_csv_quoted(column) -%}
+    coalesce({{ column }} rlike '^"([^"]|"")*""([^"]|"")*"$', false)
+{%- endmacro %}
+
+{% macro csv_unquoted(column) -%}
+    case
+        when {{ is_csv_quoted(column) }}
+            then replace(substr({{ column }}, 2, length({{ column }}) - 2), '""', '"')
+        else {{ column }}
+    end
+{%- endmacro %}
+
 {#- MBIDs are written several ways: lower the case, drop braces, restore missing hyphens. -#}
 {% macro normalize_mbid(column) -%}
     case
@@ -30,4 +109,48 @@
 {#- Key for artists without a valid MBID: lower case, single spaces. -#}
 {% macro normalize_artist_name(column) -%}
     lower(regexp_replace(trim({{ column }}), '\\s+', ' '))
+{%- endmacro %}
+
+{#- The non-null strings of a list of `case when ... then '<label>' end` expressions, as an array:
+    the cleanings applied to a line. -#}
+{% macro labels(expressions) -%}
+    filter(
+        array(
+            {%- for expression in expressions %}
+            {{ expression }}{{ "," if not loop.last }}
+            {%- endfor %}
+        ),
+        label -> label is not null
+    )
+{%- endmacro %}
+
+{#- The repairs of a line itself, whatever then happens to it (the CTE before must hold
+    has_invalid_utf8, has_stray_characters, field_count_read and field_count). -#}
+{% macro line_cleanings() -%}
+    {{ labels([
+        "case when has_invalid_utf8 then 'invalid UTF-8 bytes replaced by U+FFFD' end",
+        "case when has_stray_characters then 'byte-order mark or control characters removed' end",
+        "case when field_count_read != field_count then 'dataframe index column removed' end",
+    ]) }}
+{%- endmacro %}
+
+{#- The rejections both files share, first in the order they apply: `when ... then ...` branches
+    of the rejection_reason case (the CTE before must hold line, field_count and user_sha1). -#}
+{% macro line_rejections(expected_fields) -%}
+    when trim(regexp_replace(line, '\\s', '')) = ''
+        then 'blank line'
+    when {{ is_header('line') }}
+        then 'header line: the original file has no header'
+    when field_count != {{ expected_fields }}
+        then concat('wrong field count: expected {{ expected_fields }} tab-separated fields, got ', field_count)
+    when not {{ is_sha1('user_sha1') }}
+        then 'user is not a 40-hex sha1'
+{%- endmacro %}
+
+{#- The cleanings of a line: those of the line itself, and those of its fields when it is staged. -#}
+{% macro staged_cleanings() -%}
+    case
+        when rejection_reason is null then concat(line_cleanings, field_cleanings)
+        else line_cleanings
+    end
 {%- endmacro %}

@@ -1,8 +1,9 @@
-"""ALS factors of every user and artist, trained with Spark ALS (implicit) on fct_plays_balanced."""
+"""ALS factors of every user and artist, trained with Spark ALS (implicit) on fct_plays (default) or
+fct_plays_balanced (var als_training_input)."""
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.als import AlsParams, train
+from lastfm_lakehouse.als import AlsParams, train, training_input
 
 
 def model(dbt, spark):
@@ -14,7 +15,10 @@ def model(dbt, spark):
         seed=int(dbt.config.get("als_seed")),
         blocks=int(dbt.config.get("als_num_blocks")),
     )
-    users, artists = train(dbt.ref("fct_plays_balanced"), params)
+    source = training_input(dbt.config.get("als_training_input"))
+    # both refs are literal so dbt records both dependencies; only the chosen one is read
+    inputs = {"all": dbt.ref("fct_plays"), "balanced": dbt.ref("fct_plays_balanced")}
+    users, artists = train(inputs[source], params)
     users = users.select(F.lit("user").alias("entity_type"), F.col("user_key").alias("entity_key"), "factors")
     artists = artists.select(
         F.lit("artist").alias("entity_type"), F.col("artist_key").alias("entity_key"), "factors"
@@ -23,6 +27,8 @@ def model(dbt, spark):
         "entity_type",
         "entity_key",
         "factors",
-        F.lit(params.as_text()).alias("parameters"),
+        F.create_map(
+            *[F.lit(part) for item in params.as_map(training_input=source).items() for part in item]
+        ).alias("parameters"),
         F.current_timestamp().alias("trained_at"),
     )

@@ -5,7 +5,7 @@ dbt build --select mart_als_tuning --vars '{als_tuning: true}'
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.als import AlsParams
+from lastfm_lakehouse.als import AlsParams, training_input
 from lastfm_lakehouse.tuning import grid_search
 
 
@@ -29,5 +29,6 @@ def model(dbt, spark):
         alphas=[float(v) for v in alphas.split(",")],
         k=int(dbt.config.get("evaluation_k")),
         fraction=float(dbt.config.get("holdout_fraction")),
+        training_input=training_input(dbt.config.get("als_training_input")),
     )
     return spark.createDataFrame(results).withColumn("built_at", F.current_timestamp())

@@ -1,12 +1,15 @@
 """ALS, kNN and the most-popular baseline scored on the per-user hold-out (int_plays_holdout_split).
 
+``als`` trains on the input the production ALS uses (var als_training_input); the other input is
+scored beside it (``als_balanced`` or ``als_all``) so every build shows the trade-off.
+
 See lastfm_lakehouse.evaluation for the exact metric definitions; the dbt test
 assert_recommenders_beat_popularity fails the build when ALS or kNN NDCG@k is not above the baseline's.
 """
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.als import AlsParams
+from lastfm_lakehouse.als import AlsParams, training_input
 from lastfm_lakehouse.holdout import EvaluationSample, evaluate
 from lastfm_lakehouse.knn import KnnParams
 
@@ -32,7 +35,13 @@ def model(dbt, spark):
         int(dbt.config.get("evaluation_max_users")), int(dbt.config.get("holdout_seed"))
     )
     results = evaluate(
-        dbt.ref("int_plays_holdout_split"), dbt.ref("dim_users"), als_params, knn_params, k, sample
+        dbt.ref("int_plays_holdout_split"),
+        dbt.ref("dim_users"),
+        als_params,
+        knn_params,
+        k,
+        sample,
+        training_input(dbt.config.get("als_training_input")),
     )
     frame = spark.createDataFrame(results)
     return frame.select(

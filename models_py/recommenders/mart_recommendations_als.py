@@ -1,7 +1,8 @@
 """Top-N unplayed artists per user from the ALS factors, with the played artist that explains each.
 
-Users without ALS factors (every one of their artists was sampled out of fct_plays_balanced) get
-the most-popular baseline instead, flagged by recommendation_source.
+Users without ALS factors (only possible with als_training_input = balanced: every one of their
+artists was sampled out of fct_plays_balanced) get the most-popular baseline instead, flagged by
+recommendation_source.
 """
 
 from pyspark.sql import functions as F

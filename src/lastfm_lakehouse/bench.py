@@ -197,6 +197,21 @@ def head_to_head(spark: Any, config: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def training_inputs(spark: Any, config: dict[str, Any]) -> dict[str, Any]:
+    from lastfm_lakehouse import als_training_inputs
+    from lastfm_lakehouse.als import AlsParams
+    from lastfm_lakehouse.holdout import EvaluationSample
+
+    return als_training_inputs.run(
+        spark.table(f"{SCHEMA}_intermediate.int_plays_holdout_split"),
+        AlsParams.from_config(config.get),
+        int(config["evaluation_k"]),
+        EvaluationSample(int(config["evaluation_max_users"]), int(config["holdout_seed"])),
+        int(config["sample_seed"]),
+        say=say,
+    )
+
+
 def levers(spark: Any, config: dict[str, Any], home: Path, iterations: int) -> dict[str, Any]:
     from lastfm_lakehouse import als_levers
 
@@ -250,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-head-to-head", action="store_true", help="no implicit / Spark ALS comparison")
     parser.add_argument(
+        "--skip-training-inputs", action="store_true", help="no ALS training-input table (caps vs all rows)"
+    )
+    parser.add_argument(
         "--lever-iterations",
         type=int,
         default=3,
@@ -268,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     target_dir = home / "dbt-target"
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    steps = 4 + (not args.skip_head_to_head) + (args.lever_iterations > 0)
+    steps = 4 + (not args.skip_head_to_head) + (not args.skip_training_inputs) + (args.lever_iterations > 0)
     say(f"1/{steps} dataset: {users:,} users, seed {args.seed}")
     raw_dir, manifest, reused = ensure_dataset(users, args.seed, args.data.resolve())
     results: dict[str, Any] = {
@@ -304,8 +322,13 @@ def main(argv: list[str] | None = None) -> int:
 
     spark = get_or_create()
     results["rows"], results["evaluation"] = table_figures(spark)
+    step = 4
+    if not args.skip_training_inputs:
+        say(f"{step}/{steps} ALS training input: per-artist caps against all rows")
+        results["als_training_inputs"] = training_inputs(spark, config)
+        step += 1
     if not args.skip_head_to_head:
-        say(f"4/{steps} ALS head-to-head: Spark ALS against implicit")
+        say(f"{step}/{steps} ALS head-to-head: Spark ALS against implicit")
         results["als_head_to_head"] = head_to_head(spark, config)
     if args.lever_iterations > 0:
         say(

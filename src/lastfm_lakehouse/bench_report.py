@@ -12,6 +12,8 @@ TARGETS = (
     ("kNN for all users (mart_recommendations_knn)", "s", 3 * 60, "max"),
     ("kNN neighbour recall vs exact (sample)", "", 0.9, "min"),
     ("Spark ALS / implicit ALS, NDCG@10", "x", 0.98, "min"),
+    ("ALS / most popular, NDCG@10 (mart_model_evaluation)", "x", 3.0, "min"),
+    ("kNN / most popular, NDCG@10 (mart_model_evaluation)", "x", 2.0, "min"),
 )
 
 
@@ -20,6 +22,11 @@ def _metric(results: dict[str, Any], model: str, metric: str) -> float | None:
         if row["model"] == model and row["metric"] == metric:
             return float(row["value"])
     return None
+
+
+def _over_popularity(results: dict[str, Any], model: str) -> float | None:
+    ndcg, baseline = _metric(results, model, "ndcg"), _metric(results, "popularity", "ndcg")
+    return round(ndcg / baseline, 3) if ndcg is not None and baseline else None
 
 
 def _model_seconds(results: dict[str, Any], name: str) -> float | None:
@@ -39,6 +46,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         _model_seconds(results, "mart_recommendations_knn"),
         _metric(results, "knn", "neighbour_recall"),
         h2h.get("ndcg_ratio_spark_over_implicit"),
+        _over_popularity(results, "als"),
+        _over_popularity(results, "knn"),
     )
     rows = []
     for (name, unit, limit, sense), value in zip(TARGETS, measured, strict=True):
@@ -140,6 +149,24 @@ def markdown(results: dict[str, Any]) -> str:
         f"{r['users_evaluated']:,} |"
         for r in results["evaluation"]
     ]
+    inputs = results.get("als_training_inputs")
+    if inputs:
+        lines += [
+            "",
+            "## ALS training input (same split, parameters and users; the evaluation's scoring code)",
+            "",
+            f"{inputs['training_rows']:,} training rows; {inputs['users_evaluated']:,} users scored; "
+            f"{inputs['parameters']}.",
+            "",
+            f"| trained on | rows | NDCG@{inputs['k']} | P@{inputs['k']} | coverage | "
+            "NDCG / most popular | fit + score s |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['input']} | {r['rows']:,} | {r['ndcg']:.4f} | {r['precision']:.4f} | "
+            f"{r['coverage']:.4f} | {r['ndcg_over_popularity']:.2f}x | {r['seconds']:,.1f} |"
+            for r in inputs["inputs"]
+        ]
     h2h = results.get("als_head_to_head")
     if h2h:
         k = h2h["k"]

@@ -39,6 +39,7 @@ MART_TABLES = (
     "fct_plays",
     "fct_plays_balanced",
     "mart_play_statistics",
+    "mart_load_report",
     "mart_recommendations_als",
     "mart_recommendations_knn",
     "mart_artist_audience",
@@ -103,30 +104,23 @@ def run_dbt(command: str, dbt_args: list[str]) -> bool:
 
 def summary(spark: SparkSession, schema: str) -> str:
     """Lines staged and rejected per file, rejection reasons, and each mart's rows and location."""
-    staging = f"{schema}_staging"
-    lines = ["", "Load summary"]
-    counts = spark.sql(f"""
-        select 'plays' as source_table, count(*) as n from {staging}.stg_lastfm__plays
-        union all select 'profiles', count(*) from {staging}.stg_lastfm__profiles
+    lines = ["", f"Load summary ({schema}.mart_load_report)"]
+    report = spark.sql(f"""
+        select source_table, outcome, check_name, line_count, lines_read
+        from {schema}.mart_load_report
+        order by source_table, case outcome when 'staged' then 0 when 'rejected' then 1 else 2 end,
+            line_count desc, check_name
     """).collect()
-    rejected = {
-        r["source_table"]: r["n"]
-        for r in spark.sql(
-            f"select source_table, count(*) as n from {staging}.stg_lastfm__rejected_rows group by 1"
-        ).collect()
-    }
-    for row in counts:
-        bad = rejected.get(row["source_table"], 0)
+    for table in sorted({r["source_table"] for r in report}):
+        mine = [r for r in report if r["source_table"] == table]
+        staged = sum(r["line_count"] for r in mine if r["outcome"] == "staged")
+        bad = sum(r["line_count"] for r in mine if r["outcome"] == "rejected")
         lines.append(
-            f"  {row['source_table']:<9} staged {row['n']:>12,}   rejected {bad:>8,}   "
-            f"lines {row['n'] + bad:>12,}"
+            f"  {table:<9} staged {staged:>12,}   rejected {bad:>8,}   lines {mine[0]['lines_read']:>12,}"
         )
-    reasons = spark.sql(f"""
-        select source_table, rejection_reason, count(*) as n
-        from {staging}.stg_lastfm__rejected_rows group by 1, 2 order by 1, 3 desc
-    """).collect()
-    for row in reasons:
-        lines.append(f"    {row['source_table']}: {row['n']:,} x {row['rejection_reason']}")
+        for row in mine:
+            if row["outcome"] != "staged":
+                lines.append(f"    {row['outcome']} {row['line_count']:>10,} x {row['check_name']}")
     lines += ["", f"Tables (schema {schema}; query with dbt show, or Spark SQL on this metastore)"]
     for table in MART_TABLES:
         location = next(

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from lastfm_lakehouse.dialects import DIALECTS, resave
 from lastfm_lakehouse.settings import (
     DEFAULT_GENERATED_USERS,
     DEFAULT_GENERATOR_SEED,
@@ -274,6 +275,7 @@ class Manifest:
     age_missing: int = 0
     gender_missing: int = 0
     line_ending: str = "lf"
+    dialect: str = "original"
     seconds: float = 0.0
     files: dict[str, str] = field(default_factory=dict)
 
@@ -566,6 +568,7 @@ def generate(
     genres: int = 24,
     artists: int | None = None,
     crlf: bool = False,
+    dialect: str = "original",
     chunk_users: int = 20_000,
     progress: bool = True,
 ) -> Manifest:
@@ -574,6 +577,12 @@ def generate(
         raise ValueError(f"--users must be at least 2, got {users}")
     if genres < 2:
         raise ValueError(f"--genres must be at least 2, got {genres}")
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown --dialect {dialect!r}: choose one of {', '.join(DIALECTS)}")
+    if crlf and dialect != "original":
+        raise ValueError(
+            f"--crlf applies to the original dialect only (--dialect {dialect} sets its own endings)"
+        )
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     artists = artists or default_artist_count(users)
@@ -634,6 +643,9 @@ def generate(
         lines = list(profile_lines(np.random.default_rng(profile_seed), shas, manifest))
         handle.write(eol.join(lines))  # no newline after the last row, as in the real excerpt
     manifest.profile_lines = len(lines)
+    if dialect != "original":
+        resave(out, out, dialect)
+        manifest.dialect = dialect
     manifest.seconds = round(time.perf_counter() - started, 2)
     manifest.files = {PLAYS_FILE: str(plays_path), PROFILES_FILE: str(profiles_path)}
     (out / "GENERATED.json").write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
@@ -710,6 +722,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--genres", type=int, default=24, help="taste communities (default %(default)s)")
     parser.add_argument("--artists", type=int, help="catalogue size (default: scaled from --users)")
     parser.add_argument("--crlf", action="store_true", help="write CRLF line endings")
+    parser.add_argument(
+        "--dialect",
+        choices=sorted(DIALECTS),
+        default="original",
+        help="byte dialect of the files: "
+        + "; ".join(f"{name}: {text}" for name, text in DIALECTS.items())
+        + " (default %(default)s)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     users = max(2, round(FULL_USERS * args.scale)) if args.scale else args.users
@@ -721,6 +741,7 @@ def main(argv: list[str] | None = None) -> int:
             genres=args.genres,
             artists=args.artists,
             crlf=args.crlf,
+            dialect=args.dialect,
             progress=not args.quiet,
         )
     except ValueError as exc:

@@ -19,6 +19,7 @@ import argparse
 import difflib
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,11 +62,6 @@ def fold_in(
     return np.linalg.solve(lhs, rated.T @ confidence)
 
 
-def als_parameters(text: str) -> dict[str, float]:
-    """``"rank=32, max_iter=10, reg_param=0.1, alpha=40.0, seed=42"`` -> dict of floats."""
-    return {key.strip(): float(value) for key, value in (part.split("=") for part in text.split(","))}
-
-
 def resolve_artists(tastes: list[Taste], spellings: pd.DataFrame, artists: pd.DataFrame) -> pd.DataFrame:
     """artist_key per taste: exact spelling match (case-insensitive); the most-listened on ties."""
     table = spellings.merge(artists[["artist_key", "listeners"]], on="artist_key")
@@ -90,7 +86,7 @@ def recommend(
     factors: pd.DataFrame,
     spellings: pd.DataFrame,
     artists: pd.DataFrame,
-    parameters: str,
+    parameters: Mapping[str, str],
     n: int,
 ) -> pd.DataFrame:
     """Top ``n`` artists for the listener: rank, artist_key, artist_name, score, because."""
@@ -103,8 +99,7 @@ def recommend(
         raise UnknownArtistError("none of the given artists has ALS factors (too few listeners in training)")
     rows = targets.index_of(chosen_keys[known])
     ratings = chosen["weight"].to_numpy()[known] / chosen["weight"].max()
-    params = als_parameters(parameters)
-    user = fold_in(matrix, rows, ratings, params["alpha"], params["reg_param"])
+    user = fold_in(matrix, rows, ratings, float(parameters["alpha"]), float(parameters["reg_param"]))
     indices, scores = top_n(user[None, :], matrix, n, [rows])
     valid = indices[0] >= 0
     picked = indices[0][valid]

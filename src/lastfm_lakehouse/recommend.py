@@ -15,7 +15,16 @@ import numpy as np
 import pandas as pd
 
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
-from lastfm_lakehouse.topn import NormOrdered, Targets, normalise_rows, spread, top_n, top_n_schema
+from lastfm_lakehouse.topn import (
+    NormOrdered,
+    Targets,
+    compact,
+    normalise_rows,
+    require_finite,
+    spread,
+    top_n,
+    top_n_schema,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -41,7 +50,7 @@ def recommend_with_reasons(
     """``(user_key, rank, artist_key, score, because_artist_key)``: top ``n`` unplayed artists per user."""
     from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
-    normalised = normalise_rows(artists.factors)
+    normalised = compact(normalise_rows(artists.factors))
     schema = StructType(
         [
             StructField(USER_KEY, IntegerType(), False),
@@ -58,7 +67,9 @@ def recommend_with_reasons(
         for batch in batches:
             if batch.empty:
                 continue
-            users = np.asarray(np.stack(batch["factors"].to_numpy()), dtype=np.float32)
+            users = np.asarray(np.stack(batch["factors"].to_numpy()), dtype=np.float64)
+            require_finite(users, batch[USER_KEY].to_numpy(), f"factors of {USER_KEY}")
+            users = compact(users)
             played_keys = [
                 np.asarray(k if k is not None else [], dtype=np.int64) for k in batch["played_keys"]
             ]

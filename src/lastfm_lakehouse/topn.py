@@ -36,13 +36,15 @@ class Targets:
     ) -> Targets:
         frame = frame.sort_values(key)
         matrix = (
-            np.asarray(np.stack(frame[factors].to_numpy()), dtype=np.float32)
+            np.asarray(np.stack(frame[factors].to_numpy()), dtype=np.float64)
             if len(frame)
             else np.zeros((0, 1))
         )
+        keys = frame[key].to_numpy(dtype=np.int64)
+        require_finite(matrix, keys, f"{factors} of {key}")
         if normalise:
             matrix = normalise_rows(matrix)
-        return cls(frame[key].to_numpy(dtype=np.int64), matrix)
+        return cls(keys, compact(matrix))
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row indices of the ``keys`` that are targets, mask of those keys) - binary search."""
@@ -58,9 +60,40 @@ class Targets:
         return self.lookup(keys)[0]
 
 
+def require_finite(matrix: np.ndarray, keys: np.ndarray, what: str) -> None:
+    """Fail with the keys at fault when a factor matrix holds NaN or infinity: a NaN score would
+    sort anywhere and reach the marts."""
+    bad = ~np.isfinite(matrix).all(axis=1) if matrix.size else np.zeros(len(matrix), dtype=bool)
+    if bad.any():
+        raise ValueError(
+            f"{what}: {int(bad.sum())} of {len(matrix)} vectors hold NaN or infinity "
+            f"(first keys: {keys[bad][:5].tolist()})"
+        )
+
+
+def compact(matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` in float32 (half the memory traffic of the products), or float64 when a value
+    is beyond float32's range."""
+    matrix = np.asarray(matrix)
+    if matrix.size and np.abs(matrix).max() >= np.finfo(np.float32).max:
+        return matrix.astype(np.float64)
+    return matrix.astype(np.float32)
+
+
 def normalise_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms == 0, 1.0, norms)
+    """Rows scaled to unit L2 norm, in float64 whatever the input; zero rows stay zero.
+
+    Each row is first divided by its largest absolute value, so the squares neither underflow
+    (factors of 1e-30: in float32 their squares are 0 or subnormal, and the "unit" vectors came out
+    up to 0.3 % long - cosine similarities of 1.003 on real data) nor overflow (1e30 and beyond).
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.size == 0:
+        return matrix
+    scale = np.abs(matrix).max(axis=1, keepdims=True)
+    scaled = matrix / np.where(scale > 0, scale, 1.0)
+    norms = np.linalg.norm(scaled, axis=1, keepdims=True)
+    return scaled / np.where(norms > 0, norms, 1.0)
 
 
 # top_k_of_rows on wide rows: columns are grouped in runs of GROUP and only the k groups with the
@@ -128,7 +161,7 @@ class NormOrdered:
 
     @classmethod
     def of(cls, targets: np.ndarray) -> NormOrdered:
-        norms = np.linalg.norm(targets, axis=1).astype(np.float64) if len(targets) else np.zeros(0)
+        norms = np.linalg.norm(np.asarray(targets, dtype=np.float64), axis=1) if len(targets) else np.zeros(0)
         order = np.argsort(-norms, kind="stable")
         position = np.empty_like(order)
         position[order] = np.arange(len(order))
@@ -153,6 +186,7 @@ def top_n(
     beat its n-th best (see ``NormOrdered``).
     """
     index = targets if isinstance(targets, NormOrdered) else NormOrdered.of(np.asarray(targets))
+    queries, index = _overflow_safe(np.asarray(queries), index)
     indices = np.full((len(queries), n), -1, dtype=np.int64)
     scores = np.full((len(queries), n), -np.inf, dtype=np.float64)
     for start in range(0, len(queries), BLOCK_ROWS):
@@ -166,6 +200,22 @@ def top_n(
     return indices, scores
 
 
+# Products are computed in float32 (half the memory traffic) unless they could overflow it.
+FLOAT32_SAFE = 1e36
+
+
+def _overflow_safe(queries: np.ndarray, index: NormOrdered) -> tuple[np.ndarray, NormOrdered]:
+    """``queries`` and ``index`` in float64 when an inner product could exceed float32's range
+    (|q . t| <= |q| |t|); as they are otherwise."""
+    if len(queries) == 0 or len(index.norms) == 0:
+        return queries, index
+    largest = float(np.linalg.norm(queries.astype(np.float64), axis=1).max()) * float(index.norms[0])
+    if largest < FLOAT32_SAFE:
+        return queries, index
+    wide = NormOrdered(index.factors.astype(np.float64), index.norms, index.order, index.position)
+    return queries.astype(np.float64), wide
+
+
 def _top_n_block(
     queries: np.ndarray, index: NormOrdered, n: int, excluded: list[np.ndarray] | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +223,7 @@ def _top_n_block(
     values = np.full((len(queries), n), -np.inf, dtype=np.float64)
     if len(index.norms) == 0:
         return best, values
-    query_norms = np.linalg.norm(queries, axis=1).astype(np.float64)
+    query_norms = np.linalg.norm(queries.astype(np.float64), axis=1)
     active = np.arange(len(queries))
     low, width, total = 0, max(FIRST_PASS_TARGETS, 4 * n), len(index.norms)
     if index.norms[-1] >= 0.5 * index.norms[0]:  # no long tail (e.g. unit vectors): one pass
@@ -205,6 +255,19 @@ def _top_n_block(
     return np.where(best >= 0, index.order[np.maximum(best, 0)], -1), values
 
 
+def cosine_top_n(
+    queries: np.ndarray,
+    targets: np.ndarray | NormOrdered,
+    n: int,
+    exclude: list[np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``top_n`` by cosine similarity: ``targets`` must already be unit rows (``normalise_rows``);
+    the queries are normalised here (float64, then float32 for the products) and the scores
+    clamped to [-1, 1] against float32 rounding. A zero vector scores 0 against everything."""
+    indices, scores = top_n(compact(normalise_rows(queries)), targets, n, exclude)
+    return indices, np.clip(scores, -1.0, 1.0)
+
+
 def top_n_schema(query_key: str, target_key: str) -> StructType:
     """Spark schema of top-N rows: (query_key, rank, target_key, score)."""
     from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
@@ -231,7 +294,9 @@ def spark_top_n(
     """``(query_key, rank, target_key, score)`` for the top ``n`` targets of every query row.
 
     ``queries`` has ``query_key``, ``factors`` and optionally ``exclude_column`` (array of target
-    keys never to return for that row, e.g. the artists a user already played).
+    keys never to return for that row, e.g. the artists a user already played). With
+    ``normalise_queries`` (and targets built with ``normalise=True``) the scores are cosine
+    similarities, clamped to [-1, 1] against float32 rounding.
     """
     from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
@@ -250,15 +315,17 @@ def spark_top_n(
         for batch in batches:
             if batch.empty:
                 continue
-            matrix = np.asarray(np.stack(batch["factors"].to_numpy()), dtype=np.float32)
-            if normalise_queries:
-                matrix = normalise_rows(matrix)
+            matrix = np.asarray(np.stack(batch["factors"].to_numpy()), dtype=np.float64)
+            require_finite(matrix, batch[query_key].to_numpy(), f"factors of {query_key}")
             exclude = None
             if exclude_column:
                 exclude = [
                     targets.index_of(np.asarray(e if e is not None else [])) for e in batch[exclude_column]
                 ]
-            indices, scores = top_n(matrix, ordered, n, exclude)
+            if normalise_queries:
+                indices, scores = cosine_top_n(matrix, ordered, n, exclude)
+            else:
+                indices, scores = top_n(compact(matrix), ordered, n, exclude)
             rows, ranks = np.nonzero(indices >= 0)
             yield pd.DataFrame(
                 {

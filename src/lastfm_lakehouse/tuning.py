@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from lastfm_lakehouse import als, evaluation
+from lastfm_lakehouse.holdout import training_rows
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 from lastfm_lakehouse.topn import Targets, spark_top_n
 
@@ -24,13 +25,15 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 
-def validation_split(split: DataFrame, fraction: float, seed: int, min_artists: int = 5) -> DataFrame:
+def validation_split(
+    split: DataFrame, fraction: float, seed: int, min_artists: int = 5, training_input: str = "all"
+) -> DataFrame:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     window = Window.partitionBy(USER_KEY)
     ranked = (
-        split.where("is_training_sample")
+        training_rows(split, training_input)
         .withColumn("n", F.count("*").over(window))
         .withColumn("r", F.row_number().over(window.orderBy(F.xxhash64(F.lit(seed), USER_KEY, ARTIST_KEY))))
     )
@@ -46,8 +49,9 @@ def grid_search(
     alphas: list[float],
     k: int,
     fraction: float,
+    training_input: str = "all",
 ) -> pd.DataFrame:
-    data = validation_split(split, fraction, seed=base.seed + 1).cache()
+    data = validation_split(split, fraction, seed=base.seed + 1, training_input=training_input).cache()
     fit = data.where("not is_validation")
     validation = data.where("is_validation").select(USER_KEY, ARTIST_KEY).toPandas()
     if validation.empty:

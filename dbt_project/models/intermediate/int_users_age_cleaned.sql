@@ -1,6 +1,6 @@
 -- One row per user (from the profile file, the plays file, or both) with age cleaned: ages
--- outside [age_min, age_max] or missing are flagged and replaced by the mean of the valid ages,
--- then min-max scaled to [0, 1].
+-- outside [age_min, age_max] or missing are flagged and replaced by the mean of the valid ages
+-- (var('age_fallback') when there is no valid age at all), then min-max scaled to [0, 1].
 with
 
 profiles as (
@@ -63,7 +63,7 @@ flagged as (
 
 valid_age_mean as (
 
-    select avg(age_raw) as mean_valid_age
+    select coalesce(avg(age_raw), {{ var('age_fallback') }}) as mean_valid_age
     from flagged
     where is_age_valid
 

@@ -16,7 +16,12 @@ final as (
         age,
         country,
         -- dates
-        signup_date
+        signup_date,
+        -- fields that could not be read and were set to null
+        is_gender_invalid,
+        is_age_invalid,
+        is_country_invalid,
+        is_signup_invalid
     from source
     where rejection_reason is null
 

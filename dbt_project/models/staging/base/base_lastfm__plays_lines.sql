@@ -1,36 +1,52 @@
--- Every line of the plays file, split into typed fields, with the reason it cannot be staged
--- (null when it can). stg_lastfm__plays and stg_lastfm__rejected_rows both read this.
+-- Every line of the plays file, cleaned, split into typed fields, with the cleanings applied and the
+-- reason it cannot be staged (null when it can). stg_lastfm__plays and stg_lastfm__rejected_rows
+-- both read this; mart_load_report counts both.
 with
 
 source as (
 
     select
-        value as line,
+        value as line_read,
         'usersha1-artmbid-artname-plays.tsv' as source_file
     from {{ source('lastfm', 'raw_plays') }}
+
+),
+
+cleaned as (
+
+    select
+        source_file,
+        {{ clean_line('line_read') }} as line,
+        not is_valid_utf8(line_read) as has_invalid_utf8,
+        line_read rlike {{ stray_characters_pattern() }} as has_stray_characters
+    from source
 
 ),
 
 split_fields as (
 
     select
-        line,
-        source_file,
-        split(line, '\t', -1) as field_values
-    from source
+        *,
+        size(split(line, '\t', -1)) as field_count_read,
+        {{ split_record('line', 4) }} as field_values
+    from cleaned
 
 ),
 
 renamed as (
 
     select
-        line,
         source_file,
+        line,
+        has_invalid_utf8,
+        has_stray_characters,
+        field_count_read,
         size(field_values) as field_count,
-        lower({{ field('field_values', 1) }}) as user_sha1,
+        {{ field('field_values', 1) }} as user_raw,
         {{ field('field_values', 2) }} as artist_mbid_raw,
-        {{ field('field_values', 3) }} as artist_name,
-        {{ field('field_values', 4) }} as plays_raw
+        {{ field('field_values', 3) }} as artist_name_raw,
+        {{ field('field_values', 4) }} as plays_raw,
+        concat_ws('\t', field_values) as record
     from split_fields
 
 ),
@@ -39,9 +55,47 @@ typed as (
 
     select
         *,
+        lower(user_raw) as user_sha1,
         {{ normalize_mbid('artist_mbid_raw') }} as artist_mbid,
-        try_cast(plays_raw as bigint) as plays
+        trim({{ csv_unquoted('artist_name_raw') }}) as artist_name,
+        {{ whole_number('plays_raw') }} as plays,
+        -- identical records after cleaning: the first is staged, the others are duplicates
+        row_number() over (partition by record order by line asc) as record_copy
     from renamed
+
+),
+
+-- repairs of the line (counted whatever happens to it) and of its fields (counted when staged),
+-- and the reason the line is rejected: the first that applies
+judged as (
+
+    select
+        *,
+        {{ line_cleanings() }} as line_cleanings,
+        {{ labels([
+            "case when user_raw != user_sha1 then 'user sha1 lower-cased' end",
+            "case when artist_mbid != artist_mbid_raw then 'MBID normalised (case, hyphens, braces)' end",
+            "case when artist_mbid_raw != '' and artist_mbid is null"
+                ~ " then 'MBID malformed: artist keyed by name' end",
+            "case when " ~ is_csv_quoted('artist_name_raw') ~ " then 'CSV quoting removed from artist name' end",
+            "case when " ~ is_float_written('plays_raw') ~ " then 'plays written as a decimal (1099.0)' end",
+        ]) }} as field_cleanings,
+        case
+            {{ line_rejections(4) }}
+            when artist_name = ''
+                then 'artist name is empty'
+            when length(artist_name) > {{ var('max_field_length') }}
+                then 'artist name is longer than {{ var("max_field_length") }} characters'
+            when {{ is_number_out_of_range('plays_raw') }}
+                then 'plays is out of range'
+            when plays < 0
+                then 'plays is negative'
+            when plays is null
+                then 'plays is not a whole number'
+            when record_copy > 1
+                then 'duplicate line: an identical line is staged'
+        end as rejection_reason
+    from typed
 
 ),
 
@@ -61,23 +115,10 @@ final as (
         plays,
         -- flags
         coalesce(artist_mbid_raw != '' and artist_mbid is null, false) as is_mbid_malformed,
-        case
-            when field_count != 4
-                then concat('wrong field count: expected 4 tab-separated fields, got ', field_count)
-            when user_sha1 in ('user', 'user_sha1', 'usersha1', 'user-sha1') and plays is null
-                then 'header line: the original file has no header'
-            when not {{ is_sha1('user_sha1') }}
-                then 'user is not a 40-hex sha1'
-            when artist_name = ''
-                then 'artist name is empty'
-            when plays_raw rlike '^-[0-9]+$'
-                then 'plays is negative'
-            when not coalesce(plays_raw rlike '^[0-9]+$', false)
-                then 'plays is not a whole number'
-            when plays is null
-                then 'plays is out of range'
-        end as rejection_reason
-    from typed
+        -- what was repaired, and why the line is not staged (null when it is)
+        {{ staged_cleanings() }} as cleanings,
+        rejection_reason
+    from judged
 
 )
 

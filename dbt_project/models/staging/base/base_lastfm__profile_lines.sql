@@ -1,37 +1,53 @@
--- Every line of the profile file, split into typed fields, with the reason it cannot be staged
--- (null when it can). stg_lastfm__profiles and stg_lastfm__rejected_rows both read this.
+-- Every line of the profile file, cleaned, split into typed fields, with the cleanings applied and
+-- the reason it cannot be staged (null when it can). A field that cannot be read (gender, age,
+-- country, signup) becomes null and is counted as a cleaning: the user keeps everything else.
 with
 
 source as (
 
     select
-        value as line,
+        value as line_read,
         'usersha1-profile.tsv' as source_file
     from {{ source('lastfm', 'raw_profiles') }}
+
+),
+
+cleaned as (
+
+    select
+        source_file,
+        {{ clean_line('line_read') }} as line,
+        not is_valid_utf8(line_read) as has_invalid_utf8,
+        line_read rlike {{ stray_characters_pattern() }} as has_stray_characters
+    from source
 
 ),
 
 split_fields as (
 
     select
-        line,
-        source_file,
-        split(line, '\t', -1) as field_values
-    from source
+        *,
+        size(split(line, '\t', -1)) as field_count_read,
+        {{ split_record('line', 5) }} as field_values
+    from cleaned
 
 ),
 
 renamed as (
 
     select
-        line,
         source_file,
+        line,
+        has_invalid_utf8,
+        has_stray_characters,
+        field_count_read,
         size(field_values) as field_count,
-        lower({{ field('field_values', 1) }}) as user_sha1,
+        {{ field('field_values', 1) }} as user_raw,
         lower({{ field('field_values', 2) }}) as gender_raw,
         {{ field('field_values', 3) }} as age_raw,
         {{ field('field_values', 4) }} as country_raw,
-        {{ field('field_values', 5) }} as signup_raw
+        {{ field('field_values', 5) }} as signup_raw,
+        concat_ws('\t', field_values) as record
     from split_fields
 
 ),
@@ -40,9 +56,69 @@ typed as (
 
     select
         *,
-        try_cast(age_raw as int) as age,
-        try_to_date(signup_raw, 'MMM d, yyyy') as signup_date
+        lower(user_raw) as user_sha1,
+        case
+            when gender_raw in ('m', 'male') then 'm'
+            when gender_raw in ('f', 'female') then 'f'
+        end as gender_parsed,
+        -- a dataframe tool writes a missing age as one of these
+        coalesce(lower(age_raw) in ('nan', 'na', 'n/a', 'null', 'none'), false) as is_age_missing_marker,
+        {{ whole_number('age_raw') }} as age_number,
+        {{ csv_unquoted('country_raw') }} as country_unquoted,
+        coalesce(
+            try_to_date(signup_raw, 'MMM d, yyyy'),
+            try_to_date(substr(signup_raw, 1, 10), 'yyyy-MM-dd')
+        ) as signup_parsed,
+        row_number() over (partition by record order by line asc) as record_copy
     from renamed
+
+),
+
+flagged as (
+
+    select
+        *,
+        coalesce(gender_raw != '' and gender_parsed is null, false) as is_gender_invalid,
+        coalesce(
+            age_raw != ''
+            and not is_age_missing_marker
+            and (age_number is null or age_number not between -2147483648 and 2147483647),
+            false
+        ) as is_age_invalid,
+        coalesce(length(country_unquoted) > {{ var('max_field_length') }}, false) as is_country_invalid,
+        coalesce(signup_raw != '' and signup_parsed is null, false) as is_signup_invalid
+    from typed
+
+),
+
+-- repairs of the line (counted whatever happens to it) and of its fields (counted when staged),
+-- and the reason the line is rejected: the first that applies
+judged as (
+
+    select
+        *,
+        {{ line_cleanings() }} as line_cleanings,
+        {{ labels([
+            "case when user_raw != user_sha1 then 'user sha1 lower-cased' end",
+            "case when gender_raw in ('male', 'female') then 'gender written as a word' end",
+            "case when is_gender_invalid then 'gender not m, f or empty: set to null' end",
+            "case when " ~ is_float_written('age_raw') ~ " then 'age written as a decimal (22.0)' end",
+            "case when is_age_missing_marker"
+                ~ " then 'age written as a missing-value marker (nan, NA, null)' end",
+            "case when is_age_invalid then 'age not a whole number: set to null' end",
+            "case when " ~ is_csv_quoted('country_raw') ~ " then 'CSV quoting removed from country' end",
+            "case when is_country_invalid then 'country longer than "
+                ~ var('max_field_length') ~ " characters: set to null' end",
+            "case when signup_raw rlike '^[0-9]{4}-' and signup_parsed is not null"
+                ~ " then 'signup written as an ISO date' end",
+            "case when is_signup_invalid then 'signup not a date like \"Feb 1, 2007\": set to null' end",
+        ]) }} as field_cleanings,
+        case
+            {{ line_rejections(5) }}
+            when record_copy > 1
+                then 'duplicate line: an identical line is staged'
+        end as rejection_reason
+    from flagged
 
 ),
 
@@ -55,23 +131,19 @@ final as (
         field_count,
         -- parsed fields
         user_sha1,
-        nullif(gender_raw, '') as gender,
-        age,
-        nullif(country_raw, '') as country,
-        signup_date,
-        case
-            when field_count != 5
-                then concat('wrong field count: expected 5 tab-separated fields, got ', field_count)
-            when not {{ is_sha1('user_sha1') }}
-                then 'user is not a 40-hex sha1'
-            when gender_raw not in ('m', 'f', '')
-                then 'gender is not m, f or empty'
-            when age_raw != '' and age is null
-                then 'age is not a whole number'
-            when signup_raw != '' and signup_date is null
-                then 'signup is not a date like "Feb 1, 2007"'
-        end as rejection_reason
-    from typed
+        gender_parsed as gender,
+        case when not is_age_invalid then cast(age_number as int) end as age,
+        case when not is_country_invalid then nullif(country_unquoted, '') end as country,
+        signup_parsed as signup_date,
+        -- fields that could not be read (set to null; the line is staged)
+        is_gender_invalid,
+        is_age_invalid,
+        is_country_invalid,
+        is_signup_invalid,
+        -- what was repaired, and why the line is not staged (null when it is)
+        {{ staged_cleanings() }} as cleanings,
+        rejection_reason
+    from judged
 
 )
 

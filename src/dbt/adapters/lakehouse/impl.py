@@ -23,6 +23,12 @@ class LakehouseAdapter(SparkAdapter):
         return str(raw_data.resolve().directory)
 
     @available
+    def starts_with_bom(self, path: str) -> bool:
+        """True when the file starts with a UTF-8 byte-order mark (Spark's text reader skips it)."""
+        with open(path, "rb") as handle:
+            return handle.read(3) == b"\xef\xbb\xbf"
+
+    @available
     def default_table_format(self) -> str:
         """The profile's table format (parquet or delta), used when a model sets no file_format."""
         credentials = self.config.credentials
