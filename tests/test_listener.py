@@ -50,12 +50,12 @@ def test_recommend_names_artists_and_refuses_unknown_ones() -> None:
         factors,
         spellings,
         artists,
-        "rank=2, max_iter=5, reg_param=0.01, alpha=10.0, seed=1",
+        {"rank": "2", "max_iter": "5", "reg_param": "0.01", "alpha": "10.0", "seed": "1"},
         n=2,
     )
     assert result.artist_name.tolist()[0] == "b" and (result.because == "a").all()
     assert 1 not in result.artist_key.tolist()
     with pytest.raises(listener.UnknownArtistError, match="did you mean 'a'"):
         listener.recommend(
-            [listener.Taste("aa", 1.0)], factors, spellings, artists, "alpha=1, reg_param=1", n=2
+            [listener.Taste("aa", 1.0)], factors, spellings, artists, {"alpha": "1", "reg_param": "1"}, n=2
         )
