@@ -12,7 +12,7 @@ SEED ?= 360
 OUT ?= data/generated
 SCALE ?= 1
 
-.PHONY: help setup java blas build test lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop bench-serve bench
+.PHONY: help setup java blas build test test-unit lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop bench-serve bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ build: setup  ## dbt build on the embedded lakehouse (generates data when data/r
 
 test: setup  ## the whole test suite (builds on generated data and the real excerpts, lint included)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: setup  ## the fast tier: pure Python, no JVM (metrics, top-N, kNN kernel, parsing, generator)
+	$(BIN)/pytest -m "not spark" $(PYTEST_ARGS)
 
 lint: setup  ## ruff + sqlfluff (dbt templater, sparksql dialect), zero violations
 	$(BIN)/ruff check src tests models_py

@@ -22,6 +22,14 @@ PLAYS_SAMPLE = SHARED_REAL / "plays_fairreckitlib_lfm360k_sample.tsv"
 PROFILE_SAMPLE = SHARED_REAL / "profile_activitat4ed.tsv"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the ``spark`` fixture (a JVM) is in the ``spark`` tier; ``make test-unit``
+    runs the others (``-m "not spark"``). Tests that start a JVM another way are marked by hand."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
+
+
 @pytest.fixture(scope="session")
 def lakehouse_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("lakehouse")

@@ -20,6 +20,7 @@ from lastfm_lakehouse.process_memory import MemorySampler, process_tree
 from .conftest import REPO
 
 
+@pytest.mark.spark
 def test_make_bench_at_one_percent_writes_every_figure(tmp_path: Path) -> None:
     env = {**os.environ, "LAKEHOUSE_DRIVER_MEMORY": "3g"}
     for name in ("LASTFM_RAW_DIR", "LAKEHOUSE_HOME", "LASTFM_SCHEMA"):

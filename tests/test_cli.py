@@ -43,6 +43,7 @@ def test_missing_raw_files_fail_fast_and_say_which(env: dict[str, str], tmp_path
     assert "usersha1-artmbid-artname-plays.tsv" in result.stderr and "usersha1-profile.tsv" in result.stderr
 
 
+@pytest.mark.spark
 def test_build_prints_data_and_tables_then_dbt_show_answers(env: dict[str, str], tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     generate.generate(raw, users=120, seed=21, progress=False)

@@ -6,7 +6,11 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from .conftest import REPO
+
+pytestmark = pytest.mark.spark  # starts JVMs (Spark, servers, dbt builds)
 
 
 def test_make_lint_passes(tmp_path: Path) -> None:

@@ -24,6 +24,8 @@ from lastfm_lakehouse import generate
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.spark  # starts JVMs (Spark, servers, dbt builds)
+
 SPARK_BIN = Path(pyspark.__file__).parent / "bin"
 
 
