@@ -7,15 +7,19 @@ from lastfm_lakehouse.als import AlsParams, train, training_input
 
 
 def model(dbt, spark):
-    params = AlsParams(
-        rank=int(dbt.config.get("als_rank")),
-        max_iter=int(dbt.config.get("als_max_iter")),
-        reg_param=float(dbt.config.get("als_reg_param")),
-        alpha=float(dbt.config.get("als_alpha")),
-        seed=int(dbt.config.get("als_seed")),
-        blocks=int(dbt.config.get("als_num_blocks")),
-    )
-    source = training_input(dbt.config.get("als_training_input"))
+    # dbt hands a Python model only the config keys its file names in literal dbt.config.get("...")
+    # calls, so they are gathered here; the *Params.from_config methods parse and validate them.
+    config = {
+        "als_rank": dbt.config.get("als_rank"),
+        "als_max_iter": dbt.config.get("als_max_iter"),
+        "als_reg_param": dbt.config.get("als_reg_param"),
+        "als_alpha": dbt.config.get("als_alpha"),
+        "als_seed": dbt.config.get("als_seed"),
+        "als_num_blocks": dbt.config.get("als_num_blocks"),
+        "als_training_input": dbt.config.get("als_training_input"),
+    }
+    params = AlsParams.from_config(config.get)
+    source = training_input(config["als_training_input"])
     # both refs are literal so dbt records both dependencies; only the chosen one is read
     inputs = {"all": dbt.ref("fct_plays"), "balanced": dbt.ref("fct_plays_balanced")}
     users, artists = train(inputs[source], params)

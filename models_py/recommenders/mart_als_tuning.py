@@ -10,25 +10,34 @@ from lastfm_lakehouse.tuning import grid_search
 
 
 def model(dbt, spark):
-    base = AlsParams(
-        rank=int(dbt.config.get("als_rank")),
-        max_iter=int(dbt.config.get("als_max_iter")),
-        reg_param=float(dbt.config.get("als_reg_param")),
-        alpha=float(dbt.config.get("als_alpha")),
-        seed=int(dbt.config.get("als_seed")),
-        blocks=int(dbt.config.get("als_num_blocks")),
-    )
-    ranks = str(dbt.config.get("als_tuning_ranks"))
-    reg_params = str(dbt.config.get("als_tuning_reg_params"))
-    alphas = str(dbt.config.get("als_tuning_alphas"))
+    # dbt hands a Python model only the config keys its file names in literal dbt.config.get("...")
+    # calls, so they are gathered here; the *Params.from_config methods parse and validate them.
+    config = {
+        "als_rank": dbt.config.get("als_rank"),
+        "als_max_iter": dbt.config.get("als_max_iter"),
+        "als_reg_param": dbt.config.get("als_reg_param"),
+        "als_alpha": dbt.config.get("als_alpha"),
+        "als_seed": dbt.config.get("als_seed"),
+        "als_num_blocks": dbt.config.get("als_num_blocks"),
+        "als_training_input": dbt.config.get("als_training_input"),
+        "als_tuning_ranks": dbt.config.get("als_tuning_ranks"),
+        "als_tuning_reg_params": dbt.config.get("als_tuning_reg_params"),
+        "als_tuning_alphas": dbt.config.get("als_tuning_alphas"),
+        "evaluation_k": dbt.config.get("evaluation_k"),
+        "holdout_fraction": dbt.config.get("holdout_fraction"),
+    }
+    base = AlsParams.from_config(config.get)
+    ranks = str(config["als_tuning_ranks"])
+    reg_params = str(config["als_tuning_reg_params"])
+    alphas = str(config["als_tuning_alphas"])
     results = grid_search(
         dbt.ref("int_plays_holdout_split"),
         base,
         ranks=[int(v) for v in ranks.split(",")],
         reg_params=[float(v) for v in reg_params.split(",")],
         alphas=[float(v) for v in alphas.split(",")],
-        k=int(dbt.config.get("evaluation_k")),
-        fraction=float(dbt.config.get("holdout_fraction")),
-        training_input=training_input(dbt.config.get("als_training_input")),
+        k=int(config["evaluation_k"]),
+        fraction=float(config["holdout_fraction"]),
+        training_input=training_input(config["als_training_input"]),
     )
     return spark.createDataFrame(results).withColumn("built_at", F.current_timestamp())

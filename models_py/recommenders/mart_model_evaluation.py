@@ -15,25 +15,29 @@ from lastfm_lakehouse.knn import KnnParams
 
 
 def model(dbt, spark):
-    als_params = AlsParams(
-        rank=int(dbt.config.get("als_rank")),
-        max_iter=int(dbt.config.get("als_max_iter")),
-        reg_param=float(dbt.config.get("als_reg_param")),
-        alpha=float(dbt.config.get("als_alpha")),
-        seed=int(dbt.config.get("als_seed")),
-        blocks=int(dbt.config.get("als_num_blocks")),
-    )
-    knn_params = KnnParams(
-        k=int(dbt.config.get("knn_k")),
-        age_weight=float(dbt.config.get("knn_age_weight")),
-        country_weight=float(dbt.config.get("knn_country_weight")),
-        top_artists=int(dbt.config.get("knn_top_artists")),
-        candidates=int(dbt.config.get("knn_candidates")),
-    )
-    k = int(dbt.config.get("evaluation_k"))
-    sample = EvaluationSample(
-        int(dbt.config.get("evaluation_max_users")), int(dbt.config.get("holdout_seed"))
-    )
+    # dbt hands a Python model only the config keys its file names in literal dbt.config.get("...")
+    # calls, so they are gathered here; the *Params.from_config methods parse and validate them.
+    config = {
+        "als_rank": dbt.config.get("als_rank"),
+        "als_max_iter": dbt.config.get("als_max_iter"),
+        "als_reg_param": dbt.config.get("als_reg_param"),
+        "als_alpha": dbt.config.get("als_alpha"),
+        "als_seed": dbt.config.get("als_seed"),
+        "als_num_blocks": dbt.config.get("als_num_blocks"),
+        "als_training_input": dbt.config.get("als_training_input"),
+        "knn_k": dbt.config.get("knn_k"),
+        "knn_age_weight": dbt.config.get("knn_age_weight"),
+        "knn_country_weight": dbt.config.get("knn_country_weight"),
+        "knn_top_artists": dbt.config.get("knn_top_artists"),
+        "knn_candidates": dbt.config.get("knn_candidates"),
+        "evaluation_k": dbt.config.get("evaluation_k"),
+        "evaluation_max_users": dbt.config.get("evaluation_max_users"),
+        "holdout_seed": dbt.config.get("holdout_seed"),
+    }
+    als_params = AlsParams.from_config(config.get)
+    knn_params = KnnParams.from_config(config.get)
+    k = int(config["evaluation_k"])
+    sample = EvaluationSample(int(config["evaluation_max_users"]), int(config["holdout_seed"]))
     results = evaluate(
         dbt.ref("int_plays_holdout_split"),
         dbt.ref("dim_users"),
@@ -41,7 +45,7 @@ def model(dbt, spark):
         knn_params,
         k,
         sample,
-        training_input(dbt.config.get("als_training_input")),
+        training_input(config["als_training_input"]),
     )
     frame = spark.createDataFrame(results)
     return frame.select(

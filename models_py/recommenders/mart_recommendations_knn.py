@@ -12,14 +12,18 @@ from lastfm_lakehouse.topn import lay_out_for_lookups
 
 
 def model(dbt, spark):
-    n = int(dbt.config.get("recommendations_n"))
-    params = KnnParams(
-        k=int(dbt.config.get("knn_k")),
-        age_weight=float(dbt.config.get("knn_age_weight")),
-        country_weight=float(dbt.config.get("knn_country_weight")),
-        top_artists=int(dbt.config.get("knn_top_artists")),
-        candidates=int(dbt.config.get("knn_candidates")),
-    )
+    # dbt hands a Python model only the config keys its file names in literal dbt.config.get("...")
+    # calls, so they are gathered here; the *Params.from_config methods parse and validate them.
+    config = {
+        "knn_k": dbt.config.get("knn_k"),
+        "knn_age_weight": dbt.config.get("knn_age_weight"),
+        "knn_country_weight": dbt.config.get("knn_country_weight"),
+        "knn_top_artists": dbt.config.get("knn_top_artists"),
+        "knn_candidates": dbt.config.get("knn_candidates"),
+        "recommendations_n": dbt.config.get("recommendations_n"),
+    }
+    params = KnnParams.from_config(config.get)
+    n = int(config["recommendations_n"])
     plays = dbt.ref("fct_plays")
     users = dbt.ref("dim_users")
     features = build_features(

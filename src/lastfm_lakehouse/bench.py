@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,23 +40,23 @@ from lastfm_lakehouse.settings import (
     repo_root,
 )
 
-SCHEMA = "lastfm"
-# The tables counted for "rows per stage", in build order: (stage, relation).
+# The tables counted for "rows per stage", in build order: (stage, model). Their schemas come from the
+# build's manifest (the profile's LASTFM_SCHEMA decides them).
 STAGES = (
-    ("staging", f"{SCHEMA}_staging.stg_lastfm__plays"),
-    ("staging", f"{SCHEMA}_staging.stg_lastfm__profiles"),
-    ("staging", f"{SCHEMA}_staging.stg_lastfm__rejected_rows"),
-    ("marts", f"{SCHEMA}.dim_users"),
-    ("marts", f"{SCHEMA}.dim_artists"),
-    ("marts", f"{SCHEMA}.fct_plays"),
-    ("marts", f"{SCHEMA}.fct_plays_balanced"),
-    ("intermediate", f"{SCHEMA}_intermediate.int_plays_holdout_split"),
-    ("recommenders", f"{SCHEMA}.mart_als_factors"),
-    ("recommenders", f"{SCHEMA}.mart_recommendations_als"),
-    ("recommenders", f"{SCHEMA}.mart_recommendations_knn"),
-    ("recommenders", f"{SCHEMA}.mart_artist_audience"),
-    ("recommenders", f"{SCHEMA}.mart_similar_artists"),
-    ("recommenders", f"{SCHEMA}.mart_similar_artists_lsh"),
+    ("staging", "stg_lastfm__plays"),
+    ("staging", "stg_lastfm__profiles"),
+    ("staging", "stg_lastfm__rejected_rows"),
+    ("marts", "dim_users"),
+    ("marts", "dim_artists"),
+    ("marts", "fct_plays"),
+    ("marts", "fct_plays_balanced"),
+    ("intermediate", "int_plays_holdout_split"),
+    ("recommenders", "mart_als_factors"),
+    ("recommenders", "mart_recommendations_als"),
+    ("recommenders", "mart_recommendations_knn"),
+    ("recommenders", "mart_artist_audience"),
+    ("recommenders", "mart_similar_artists"),
+    ("recommenders", "mart_similar_artists_lsh"),
 )
 
 
@@ -169,25 +170,53 @@ def node_timings(target_dir: Path) -> dict[str, Any]:
     }
 
 
-def table_figures(spark: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class BuiltProject:
+    """What the build actually used, read from its manifest: the config values the Python models
+    were given (vars, after any ``--vars`` override) and where each model was written."""
+
+    config: dict[str, Any]
+    relations: dict[str, str]  # model name -> schema.table
+
+    @classmethod
+    def from_manifest(cls, target_dir: Path) -> BuiltProject:
+        manifest = json.loads((target_dir / "manifest.json").read_text(encoding="utf-8"))
+        config: dict[str, Any] = {}
+        relations = {}
+        for node in manifest["nodes"].values():
+            if node["resource_type"] != "model":
+                continue
+            relations[node["name"]] = f"{node['schema']}.{node['alias']}"
+            if node.get("language") == "python":
+                config.update(node["config"])
+        return cls(config, relations)
+
+    def table(self, model: str) -> str:
+        return self.relations[model]
+
+
+def table_figures(spark: Any, project: BuiltProject) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows per stage, and the rows of mart_model_evaluation."""
     rows = []
-    for stage, relation in STAGES:
+    for stage, model in STAGES:
+        relation = project.table(model)
         rows.append({"stage": stage, "relation": relation, "rows": spark.table(relation).count()})
+    evaluation = project.table("mart_model_evaluation")
     metrics = [
         {key: row[key] for key in ("model", "metric", "k", "value", "users_evaluated", "seconds")}
-        for row in spark.sql(f"select * from {SCHEMA}.mart_model_evaluation order by model, metric").collect()
+        for row in spark.sql(f"select * from {evaluation} order by model, metric").collect()
     ]
     return rows, metrics
 
 
-def head_to_head(spark: Any, config: dict[str, Any]) -> dict[str, Any]:
+def head_to_head(spark: Any, project: BuiltProject) -> dict[str, Any]:
     from lastfm_lakehouse import als_head_to_head
     from lastfm_lakehouse.als import AlsParams
     from lastfm_lakehouse.holdout import EvaluationSample
 
+    config = project.config
     params = AlsParams.from_config(config.get)
-    split = spark.table(f"{SCHEMA}_intermediate.int_plays_holdout_split")
+    split = spark.table(project.table("int_plays_holdout_split"))
     return als_head_to_head.run(
         split,
         params,
@@ -197,13 +226,14 @@ def head_to_head(spark: Any, config: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def training_inputs(spark: Any, config: dict[str, Any]) -> dict[str, Any]:
+def training_inputs(spark: Any, project: BuiltProject) -> dict[str, Any]:
     from lastfm_lakehouse import als_training_inputs
     from lastfm_lakehouse.als import AlsParams
     from lastfm_lakehouse.holdout import EvaluationSample
 
+    config = project.config
     return als_training_inputs.run(
-        spark.table(f"{SCHEMA}_intermediate.int_plays_holdout_split"),
+        spark.table(project.table("int_plays_holdout_split")),
         AlsParams.from_config(config.get),
         int(config["evaluation_k"]),
         EvaluationSample(int(config["evaluation_max_users"]), int(config["holdout_seed"])),
@@ -212,11 +242,12 @@ def training_inputs(spark: Any, config: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def levers(spark: Any, config: dict[str, Any], home: Path, iterations: int) -> dict[str, Any]:
+def levers(spark: Any, project: BuiltProject, home: Path, iterations: int) -> dict[str, Any]:
     from lastfm_lakehouse import als_levers
 
+    config = project.config
     ratings = home / "als-levers" / "ratings.parquet"
-    split = spark.table(f"{SCHEMA}_intermediate.int_plays_holdout_split")
+    split = spark.table(project.table("int_plays_holdout_split"))
     split.where("not is_holdout").select("user_key", "artist_key", "rating").write.mode("overwrite").parquet(
         str(ratings)
     )
@@ -229,14 +260,6 @@ def levers(spark: Any, config: dict[str, Any], home: Path, iterations: int) -> d
         say=say,
     )
     return {"iterations": iterations, "ratings": "int_plays_holdout_split where not is_holdout", "fits": rows}
-
-
-def project_vars() -> dict[str, Any]:
-    """The vars of dbt_project.yml (the ALS settings the head-to-head shares with the build)."""
-    import yaml
-
-    project = yaml.safe_load((repo_root() / "dbt_project" / "dbt_project.yml").read_text(encoding="utf-8"))
-    return dict(project["vars"])
 
 
 def results_path(out: Path, scale: float, today: dt.date) -> Path:
@@ -315,27 +338,28 @@ def main(argv: list[str] | None = None) -> int:
     if previous["exit_code"] != 0:
         say(f"dbt build FAILED (exit {previous['exit_code']}); see {home / 'dbt-build.log'}")
     results["build"]["nodes"] = node_timings(target_dir)
-    config = project_vars()
+    project = BuiltProject.from_manifest(target_dir)
     say(f"3/{steps} rows per stage and evaluation metrics")
     os.environ[ENV_LAKEHOUSE_HOME] = str(home)
     from lastfm_lakehouse.spark_session import get_or_create
 
     spark = get_or_create()
-    results["rows"], results["evaluation"] = table_figures(spark)
+    results["rows"], results["evaluation"] = table_figures(spark, project)
+    results["config"] = project.config
     step = 4
     if not args.skip_training_inputs:
         say(f"{step}/{steps} ALS training input: per-artist caps against all rows")
-        results["als_training_inputs"] = training_inputs(spark, config)
+        results["als_training_inputs"] = training_inputs(spark, project)
         step += 1
     if not args.skip_head_to_head:
         say(f"{step}/{steps} ALS head-to-head: Spark ALS against implicit")
-        results["als_head_to_head"] = head_to_head(spark, config)
+        results["als_head_to_head"] = head_to_head(spark, project)
     if args.lever_iterations > 0:
         say(
             f"{steps - 1}/{steps} Spark ALS speed levers, one at a time "
             f"({args.lever_iterations} iterations each)"
         )
-        results["als_levers"] = levers(spark, config, home, args.lever_iterations)
+        results["als_levers"] = levers(spark, project, home, args.lever_iterations)
     results["bench_wall_seconds"] = round(time.perf_counter() - started, 1)
     results["targets"] = bench_report.targets(results)
     path = results_path(args.out, args.scale, dt.date.today())

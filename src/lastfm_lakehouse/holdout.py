@@ -208,7 +208,7 @@ def evaluate(
     )
     index = knn.build_index(features, knn_params)
     knn_recs = _as_lists(knn.spark_knn(wanted, features, index, knn_params, k).toPandas())
-    knn_text = ", ".join(f"{key}={value}" for key, value in asdict(knn_params).items())
+    knn_text = knn_params.as_text()
     rows += holdout.score("knn", knn_recs, knn_text, time.perf_counter() - started)
     rng = np.random.default_rng(knn_params.seed)
     recall_users = rng.choice(

@@ -29,8 +29,8 @@ L1-normalised plays, ``pred(u, a) = sum_v s(u, v) p_v(a) / sum_v s(u, v)`` with 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,20 @@ class KnnParams:
             )
         if self.age_weight < 0 or self.country_weight < 0:
             raise ValueError("kNN age_weight and country_weight must be >= 0")
+
+    @classmethod
+    def from_config(cls, get: Any) -> KnnParams:
+        """From a dbt Python model's config values (see ``als.AlsParams.from_config``)."""
+        return cls(
+            k=int(get("knn_k")),
+            age_weight=float(get("knn_age_weight")),
+            country_weight=float(get("knn_country_weight")),
+            top_artists=int(get("knn_top_artists")),
+            candidates=int(get("knn_candidates")),
+        )
+
+    def as_text(self) -> str:
+        return ", ".join(f"{key}={value}" for key, value in asdict(self).items())
 
 
 @dataclass
