@@ -56,11 +56,6 @@
     end
 {%- endmacro %}
 
-{#- True when a whole number was written in float form (`22.0`): parsed, and counted. -#}
-{% macro is_float_written(column) -%}
-    coalesce(not {{ column }} rlike '^[+-]?[0-9]+$' and {{ whole_number(column) }} is not null, false)
-{%- endmacro %}
-
 {#- A number (any form) that is not representable: too many digits for a bigint, or a float form
     beyond 2^53. -#}
 {% macro is_number_out_of_range(column) -%}

@@ -78,7 +78,8 @@ judged as (
             "case when artist_mbid_raw != '' and artist_mbid is null"
                 ~ " then 'MBID malformed: artist keyed by name' end",
             "case when " ~ is_csv_quoted('artist_name_raw') ~ " then 'CSV quoting removed from artist name' end",
-            "case when " ~ is_float_written('plays_raw') ~ " then 'plays written as a decimal (1099.0)' end",
+            "case when plays is not null and not plays_raw rlike '^[+-]?[0-9]+$'"
+                ~ " then 'plays written as a decimal (1099.0)' end",
         ]) }} as field_cleanings,
         case
             {{ line_rejections(4) }}

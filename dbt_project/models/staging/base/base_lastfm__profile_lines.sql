@@ -102,7 +102,8 @@ judged as (
             "case when user_raw != user_sha1 then 'user sha1 lower-cased' end",
             "case when gender_raw in ('male', 'female') then 'gender written as a word' end",
             "case when is_gender_invalid then 'gender not m, f or empty: set to null' end",
-            "case when " ~ is_float_written('age_raw') ~ " then 'age written as a decimal (22.0)' end",
+            "case when age_number is not null and not age_raw rlike '^[+-]?[0-9]+$'"
+                ~ " then 'age written as a decimal (22.0)' end",
             "case when is_age_missing_marker"
                 ~ " then 'age written as a missing-value marker (nan, NA, null)' end",
             "case when is_age_invalid then 'age not a whole number: set to null' end",
