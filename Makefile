@@ -60,11 +60,11 @@ test-unit: setup  ## the fast tier: pure Python, no JVM (metrics, top-N, kNN ker
 lint: setup  ## ruff + sqlfluff (dbt templater, sparksql dialect), zero violations
 	$(BIN)/ruff check src tests models_py
 	$(BIN)/ruff format --check src tests models_py
-	$(BIN)/python -m lastfm_lakehouse.countries --check
+	$(BIN)/python -m lastfm_lakehouse.data.countries --check
 	cd dbt_project && LAKEHOUSE_HOME=$${LINT_LAKEHOUSE_HOME:-$(CURDIR)/.lakehouse/lint} ../$(BIN)/sqlfluff lint models tests analyses --processes 1
 
 generate: setup  ## synthetic raw files: make generate USERS=359347 SEED=360 OUT=data/generated
-	$(BIN)/python -m lastfm_lakehouse.generate --users $(USERS) --seed $(SEED) --out $(OUT)
+	$(BIN)/python -m lastfm_lakehouse.data.generate --users $(USERS) --seed $(SEED) --out $(OUT)
 
 docs: setup  ## dbt docs generate (catalog from the built lakehouse)
 	$(BIN)/dbt docs generate $(DBT_DIRS)
@@ -76,23 +76,23 @@ clean: clean-lakehouse  ## also remove dbt's target/ and generated data
 	rm -rf dbt_project/target dbt_project/logs data/generated
 
 serve: setup  ## start the Thrift (JDBC/ODBC, :10000) + Spark Connect (:15002) server (idempotent)
-	$(BIN)/python -m lastfm_lakehouse.server start
+	$(BIN)/python -m lastfm_lakehouse.serving.server start
 
 stop:  ## stop the server
-	$(BIN)/python -m lastfm_lakehouse.server stop
+	$(BIN)/python -m lastfm_lakehouse.serving.server stop
 
 status:  ## is the server up, on which ports, where is its log
-	$(BIN)/python -m lastfm_lakehouse.server status
+	$(BIN)/python -m lastfm_lakehouse.serving.server status
 
 metastore: setup  ## PostgreSQL metastore for server + builds at once (then export LAKEHOUSE_METASTORE_URL)
-	$(BIN)/python -m lastfm_lakehouse.metastore up
+	$(BIN)/python -m lastfm_lakehouse.serving.metastore up
 
 metastore-stop:  ## stop the PostgreSQL metastore
-	$(BIN)/python -m lastfm_lakehouse.metastore down
+	$(BIN)/python -m lastfm_lakehouse.serving.metastore down
 
 bench-serve: setup  ## 8 clients x 60 s of point lookups over Thrift against the built lakehouse (starts the server)
-	$(BIN)/python -m lastfm_lakehouse.server start
-	$(BIN)/python -m lastfm_lakehouse.bench_serve --clients $(or $(BENCH_CLIENTS),8) --seconds $(or $(BENCH_SECONDS),60)
+	$(BIN)/python -m lastfm_lakehouse.serving.server start
+	$(BIN)/python -m lastfm_lakehouse.bench.serving --clients $(or $(BENCH_CLIENTS),8) --seconds $(or $(BENCH_SECONDS),60)
 
 bench: setup  ## full-size build + ALS head-to-head -> bench/results/<date>.json|.md (make bench SCALE=0.1)
-	$(BIN)/python -m lastfm_lakehouse.bench --scale $(SCALE) $(BENCH_ARGS)
+	$(BIN)/python -m lastfm_lakehouse.bench.build --scale $(SCALE) $(BENCH_ARGS)

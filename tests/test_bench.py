@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lastfm_lakehouse import als_levers, bench, bench_report
-from lastfm_lakehouse.process_memory import MemorySampler, process_tree
+from lastfm_lakehouse.bench import build, levers, report
+from lastfm_lakehouse.bench.memory import MemorySampler, process_tree
 
 from .conftest import REPO
 
@@ -75,13 +75,13 @@ def test_make_bench_at_one_percent_writes_every_figure(tmp_path: Path) -> None:
     assert counts == sorted(counts) and counts[-1] == inputs["training_rows"] > counts[0]
     assert all(0 < r["ndcg"] <= 1 and 0 < r["coverage"] <= 1 for r in inputs["inputs"])
 
-    assert [t["target"] for t in results["targets"]] == [t[0] for t in bench_report.TARGETS]
+    assert [t["target"] for t in results["targets"]] == [t[0] for t in report.TARGETS]
     assert all(t["measured"] is not None and not t["full_scale"] for t in results["targets"])
     fits = {f["name"]: f for f in results["als_levers"]["fits"]}
-    assert list(fits) == [c.name for c in als_levers.SWEEP]
+    assert list(fits) == [c.name for c in levers.SWEEP]
     assert all("error" not in f and f["seconds_per_iteration"] > 0 for f in fits.values()), fits
     # each BLAS lever really switched the JVM's BLAS (native only where libblas.so.3 exists)
-    blas = {c.blas: fits[c.name]["blas"] for c in als_levers.SWEEP}
+    blas = {c.blas: fits[c.name]["blas"] for c in levers.SWEEP}
     assert blas["vector"] == "VectorBLAS"
     assert blas["native"] == (
         "JNIBLAS" if Path("/usr/lib/x86_64-linux-gnu/libblas.so.3").exists() else "VectorBLAS"
@@ -100,7 +100,7 @@ def test_make_bench_at_one_percent_writes_every_figure(tmp_path: Path) -> None:
 @pytest.mark.parametrize("scale", [0, -1, 1.5])
 def test_scale_outside_zero_one_is_refused(scale: float) -> None:
     with pytest.raises(ValueError, match="--scale"):
-        bench.users_for(scale)
+        build.users_for(scale)
 
 
 def test_memory_sampler_sees_a_child_and_its_peak() -> None:

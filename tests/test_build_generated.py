@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lastfm_lakehouse import countries, generate
-from lastfm_lakehouse.raw_data import count_lines
+from lastfm_lakehouse.data import countries, generate
+from lastfm_lakehouse.data.raw_files import count_lines
 from lastfm_lakehouse.settings import PLAYS_FILE, PROFILES_FILE
 
 from .conftest import Build, dbt_build

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lastfm_lakehouse import generate
+from lastfm_lakehouse.data import generate
 from lastfm_lakehouse.settings import PLAYS_FILE
 
 from .conftest import REPO

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lastfm_lakehouse import countries
+from lastfm_lakehouse.data import countries
 from lastfm_lakehouse.settings import repo_root
 
 from .conftest import PROFILE_SAMPLE
@@ -34,7 +34,7 @@ def test_slugify(name: str, slug: str) -> None:
 def test_dim_users_docs_match_the_seed() -> None:
     docs = (repo_root() / countries.DOCS_PATH).read_text(encoding="utf-8")
     assert countries.render_docs(docs, countries.load()) == docs, (
-        "run python -m lastfm_lakehouse.countries --write"
+        "run python -m lastfm_lakehouse.data.countries --write"
     )
 
 

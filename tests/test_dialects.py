@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lastfm_lakehouse import generate
-from lastfm_lakehouse.dialects import DIALECTS, PANDAS_NA, Resaved, resave
+from lastfm_lakehouse.data import generate
+from lastfm_lakehouse.data.dialects import DIALECTS, PANDAS_NA, Resaved, resave
 
 from .conftest import Build, copy_real_excerpts, dbt_build
 

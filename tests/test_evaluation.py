@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lastfm_lakehouse import evaluation
+from lastfm_lakehouse.evaluation import metrics
 
 
 def test_hand_computed_case() -> None:
@@ -19,26 +19,26 @@ def test_hand_computed_case() -> None:
     # user 3: no list at all, held out {50}: zeros
     recs = {1: [10, 20, 30], 2: [40]}
     held = {1: {20, 40}, 2: {40}, 3: {50}}
-    scores = evaluation.ranking_scores(recs, held, k=3)
+    scores = metrics.ranking_scores(recs, held, k=3)
     ndcg_1 = (1 / math.log2(3)) / (1 + 1 / math.log2(3))
     assert scores.users == 3
     assert scores.precision == pytest.approx((1 / 3 + 1 / 3 + 0) / 3)
     assert scores.recall == pytest.approx((1 / 2 + 1 + 0) / 3)
     assert scores.ndcg == pytest.approx((ndcg_1 + 1 + 0) / 3)
     assert scores.map == pytest.approx((0.25 + 1 + 0) / 3)
-    assert evaluation.coverage(recs, catalogue_size=8, k=3) == pytest.approx(4 / 8)
-    assert evaluation.rmse([(1.0, 0.5), (0.0, 0.5)]) == pytest.approx(0.5)
+    assert metrics.coverage(recs, catalogue_size=8, k=3) == pytest.approx(4 / 8)
+    assert metrics.rmse([(1.0, 0.5), (0.0, 0.5)]) == pytest.approx(0.5)
 
 
 def test_only_the_first_k_count() -> None:
-    assert evaluation.user_scores([1, 2, 3], {3}, k=2) == (0.0, 0.0, 0.0, 0.0)
+    assert metrics.user_scores([1, 2, 3], {3}, k=2) == (0.0, 0.0, 0.0, 0.0)
 
 
 def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="k must be"):
-        evaluation.user_scores([1], {1}, k=0)
+        metrics.user_scores([1], {1}, k=0)
     with pytest.raises(ValueError, match="nothing to evaluate"):
-        evaluation.ranking_scores({1: [1]}, {}, k=5)
+        metrics.ranking_scores({1: [1]}, {}, k=5)
 
 
 def test_agrees_with_spark_ranking_metrics(spark) -> None:
@@ -51,7 +51,7 @@ def test_agrees_with_spark_ranking_metrics(spark) -> None:
         held[user] = set(rng.choice(40, size=rng.integers(1, 8), replace=False).tolist())
     pairs = [(recs[u], sorted(held[u])) for u in range(60)]
     metrics = RankingMetrics(spark.sparkContext.parallelize(pairs, 2))
-    ours = evaluation.ranking_scores(recs, held, k=10)
+    ours = metrics.ranking_scores(recs, held, k=10)
     assert ours.precision == pytest.approx(metrics.precisionAt(10))
     assert ours.ndcg == pytest.approx(metrics.ndcgAt(10))
     assert ours.map == pytest.approx(metrics.meanAveragePrecisionAt(10))

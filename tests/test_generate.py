@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lastfm_lakehouse import generate
-from lastfm_lakehouse.raw_data import count_lines
-from lastfm_lakehouse.settings import PLAYS_FILE, PROFILES_FILE
+from lastfm_lakehouse.data import generate
+from lastfm_lakehouse.data.raw_files import count_lines
+from lastfm_lakehouse.settings import PLAYS_FILE, PROFILES_FILE, repo_root
 
 SIGNUP = re.compile(r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [1-9][0-9]?, 200[2-9]$")
 
@@ -114,7 +114,7 @@ def test_profile_file(dataset: tuple[Path, generate.Manifest]) -> None:
     seed = {
         row["country_name"]
         for row in csv.DictReader(
-            (Path(generate.__file__).parents[2] / "seeds" / "lastfm_countries.csv").open()
+            (repo_root() / "seeds" / "lastfm_countries.csv").open()
         )
     }
     assert set(profiles.country) <= seed

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lastfm_lakehouse import knn
+from lastfm_lakehouse.recommenders import knn
 
 
 @pytest.fixture(scope="module")

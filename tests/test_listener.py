@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lastfm_lakehouse import als, listener
+from lastfm_lakehouse.recommenders import als, listener
 
 
 def test_parse_taste() -> None:

@@ -1,11 +1,11 @@
-"""MinHash LSH similar artists (lastfm_lakehouse.lsh): parameters, exact distances, exclusions."""
+"""MinHash LSH similar artists (recommenders.lsh): parameters, exact distances, exclusions."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from lastfm_lakehouse.lsh import LshParams, similar_artists
+from lastfm_lakehouse.recommenders.lsh import LshParams, similar_artists
 
 LISTENERS = {
     1: {1, 2, 3},

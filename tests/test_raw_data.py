@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lastfm_lakehouse import raw_data, settings
-from lastfm_lakehouse.raw_data import RawDataError, count_lines, resolve
+from lastfm_lakehouse import settings
+from lastfm_lakehouse.data import raw_files
+from lastfm_lakehouse.data.raw_files import RawDataError, count_lines, resolve
 
 
 def write_both(directory: Path) -> Path:
@@ -20,8 +21,8 @@ def write_both(directory: Path) -> Path:
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A throw-away repo root, so resolution never looks at the real data/ folder."""
-    monkeypatch.setattr(raw_data, "default_raw_dir", lambda: tmp_path / "data" / "raw")
-    monkeypatch.setattr(raw_data, "generated_raw_dir", lambda: tmp_path / "data" / "generated")
+    monkeypatch.setattr(raw_files, "default_raw_dir", lambda: tmp_path / "data" / "raw")
+    monkeypatch.setattr(raw_files, "generated_raw_dir", lambda: tmp_path / "data" / "generated")
     monkeypatch.delenv(settings.ENV_RAW_DIR, raising=False)
     return tmp_path
 
@@ -58,7 +59,7 @@ def test_one_real_file_is_an_error_not_a_silent_fallback(repo: Path) -> None:
 
 
 def test_nothing_found_says_how_to_fix(repo: Path) -> None:
-    with pytest.raises(RawDataError, match=r"lastfm_lakehouse\.generate"):
+    with pytest.raises(RawDataError, match=r"lastfm_lakehouse\.data\.generate"):
         resolve()
 
 

@@ -1,5 +1,5 @@
 """The served lakehouse with real clients: a PostgreSQL metastore, a Spark standalone master and worker
-on loopback (from pyspark's own jars), the server (`python -m lastfm_lakehouse.server`) on that
+on loopback (from pyspark's own jars), the server (`python -m lastfm_lakehouse.serving.server`) on that
 cluster, ``dbt build --target server`` through it, beeline and PyHive as BI tools would connect, and
 an embedded build writing to the same metastore while the server runs.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import pyspark
 import pytest
 
-from lastfm_lakehouse import generate
+from lastfm_lakehouse.data import generate
 
 from .conftest import REPO
 
@@ -74,10 +74,10 @@ def served() -> Iterator[dict[str, str]]:
     for name in ("LASTFM_SCHEMA", "DBT_TARGET", "LAKEHOUSE_SPARK_MASTER"):
         env.pop(name, None)
     processes: list[subprocess.Popen] = []
-    metastore = run([sys.executable, "-m", "lastfm_lakehouse.metastore", "up"], env, timeout=600)
+    metastore = run([sys.executable, "-m", "lastfm_lakehouse.serving.metastore", "up"], env, timeout=600)
     assert metastore.returncode == 0, metastore.stdout + metastore.stderr
     env["LAKEHOUSE_METASTORE_URL"] = run(
-        [sys.executable, "-m", "lastfm_lakehouse.metastore", "url"], env
+        [sys.executable, "-m", "lastfm_lakehouse.serving.metastore", "url"], env
     ).stdout.strip()
     master_port, logs = free_port(), home / "logs"
     logs.mkdir(exist_ok=True)
@@ -116,16 +116,16 @@ def served() -> Iterator[dict[str, str]]:
                 wait_for_port(master_port)
         env["LAKEHOUSE_SPARK_MASTER"] = f"spark://127.0.0.1:{master_port}"
         started = time.monotonic()
-        up = run([sys.executable, "-m", "lastfm_lakehouse.server", "start"], env, timeout=400)
+        up = run([sys.executable, "-m", "lastfm_lakehouse.serving.server", "start"], env, timeout=400)
         assert up.returncode == 0, up.stdout + up.stderr + (home / "logs" / "server.log").read_text()[-3000:]
         env["SERVER_START_SECONDS"] = f"{time.monotonic() - started:.1f}"
         yield env
     finally:
-        run([sys.executable, "-m", "lastfm_lakehouse.server", "stop"], env, timeout=120)
+        run([sys.executable, "-m", "lastfm_lakehouse.serving.server", "stop"], env, timeout=120)
         for process in reversed(processes):
             process.terminate()
             process.wait(timeout=60)
-        run([sys.executable, "-m", "lastfm_lakehouse.metastore", "down"], env, timeout=120)
+        run([sys.executable, "-m", "lastfm_lakehouse.serving.metastore", "down"], env, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -140,15 +140,15 @@ def server_build(served: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_start_is_idempotent_and_status_reports(served: dict[str, str]) -> None:
-    again = run([sys.executable, "-m", "lastfm_lakehouse.server", "start"], served, timeout=60)
+    again = run([sys.executable, "-m", "lastfm_lakehouse.serving.server", "start"], served, timeout=60)
     assert again.returncode == 0 and "already running" in again.stdout
-    status = run([sys.executable, "-m", "lastfm_lakehouse.server", "status"], served, timeout=60)
+    status = run([sys.executable, "-m", "lastfm_lakehouse.serving.server", "status"], served, timeout=60)
     assert status.returncode == 0 and "HiveServer2 Thrift up, Spark Connect up" in status.stdout
 
 
 def test_port_taken_is_reported(served: dict[str, str], tmp_path: Path) -> None:
     env = {**served, "LAKEHOUSE_HOME": str(tmp_path)}  # another home, same (busy) ports
-    result = run([sys.executable, "-m", "lastfm_lakehouse.server", "start"], env, timeout=60)
+    result = run([sys.executable, "-m", "lastfm_lakehouse.serving.server", "start"], env, timeout=60)
     assert result.returncode == 1 and "already in use by another program" in result.stderr
 
 
@@ -232,7 +232,7 @@ def test_bench_serve_runs_bounded_and_reports(served: dict[str, str], server_bui
         [
             sys.executable,
             "-m",
-            "lastfm_lakehouse.bench_serve",
+            "lastfm_lakehouse.bench.serving",
             "--clients",
             "2",
             "--seconds",

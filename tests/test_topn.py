@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lastfm_lakehouse import topn
+from lastfm_lakehouse.recommenders import topn
 
 
 def test_top_n_matches_a_full_sort_and_respects_exclusions(monkeypatch) -> None:

@@ -3,7 +3,7 @@ fct_plays_balanced (var als_training_input)."""
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.als import AlsParams, train, training_input
+from lastfm_lakehouse.recommenders.als import AlsParams, train, training_input
 
 
 def model(dbt, spark):

@@ -1,12 +1,12 @@
-"""ALS grid search (lastfm_lakehouse.tuning); disabled unless var als_tuning is true:
+"""ALS grid search (lastfm_lakehouse.evaluation.tuning); disabled unless var als_tuning is true:
 
 dbt build --select mart_als_tuning --vars '{als_tuning: true}'
 """
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.als import AlsParams, training_input
-from lastfm_lakehouse.tuning import grid_search
+from lastfm_lakehouse.evaluation.tuning import grid_search
+from lastfm_lakehouse.recommenders.als import AlsParams, training_input
 
 
 def model(dbt, spark):

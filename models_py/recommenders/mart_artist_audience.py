@@ -2,7 +2,7 @@
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.topn import Targets, lay_out_for_lookups, spark_top_n
+from lastfm_lakehouse.recommenders.topn import Targets, lay_out_for_lookups, spark_top_n
 
 
 def model(dbt, spark):

@@ -3,15 +3,15 @@
 ``als`` trains on the input the production ALS uses (var als_training_input); the other input is
 scored beside it (``als_balanced`` or ``als_all``) so every build shows the trade-off.
 
-See lastfm_lakehouse.evaluation for the exact metric definitions; the dbt test
+See lastfm_lakehouse.evaluation.metrics for the exact metric definitions; the dbt test
 assert_recommenders_beat_popularity fails the build when ALS or kNN NDCG@k is not above the baseline's.
 """
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.als import AlsParams, training_input
-from lastfm_lakehouse.holdout import EvaluationSample, evaluate
-from lastfm_lakehouse.knn import KnnParams
+from lastfm_lakehouse.evaluation.holdout import EvaluationSample, evaluate
+from lastfm_lakehouse.recommenders.als import AlsParams, training_input
+from lastfm_lakehouse.recommenders.knn import KnnParams
 
 
 def model(dbt, spark):

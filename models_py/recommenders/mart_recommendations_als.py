@@ -7,14 +7,14 @@ recommendation_source.
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.enrich import user_recommendations
-from lastfm_lakehouse.recommend import (
+from lastfm_lakehouse.recommenders.enrich import user_recommendations
+from lastfm_lakehouse.recommenders.explained import (
     popularity_for_users,
     popularity_ranking,
     recommend_with_reasons,
     user_histories,
 )
-from lastfm_lakehouse.topn import Targets, lay_out_for_lookups
+from lastfm_lakehouse.recommenders.topn import Targets, lay_out_for_lookups
 
 
 def model(dbt, spark):

@@ -1,14 +1,15 @@
-"""Top-N unplayed artists per user by user-based kNN (pruned inverted-index search, see lastfm_lakehouse.knn).
+"""Top-N unplayed artists per user by user-based kNN (pruned inverted-index search,
+see lastfm_lakehouse.recommenders.knn).
 
 Users without plays get the most-popular artists (recommendation_source = popularity_fallback).
 """
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.enrich import user_recommendations
-from lastfm_lakehouse.knn import KnnParams, build_features, build_index, spark_knn
-from lastfm_lakehouse.recommend import popularity_for_users, popularity_ranking, user_histories
-from lastfm_lakehouse.topn import lay_out_for_lookups
+from lastfm_lakehouse.recommenders.enrich import user_recommendations
+from lastfm_lakehouse.recommenders.explained import popularity_for_users, popularity_ranking, user_histories
+from lastfm_lakehouse.recommenders.knn import KnnParams, build_features, build_index, spark_knn
+from lastfm_lakehouse.recommenders.topn import lay_out_for_lookups
 
 
 def model(dbt, spark):

@@ -1,8 +1,10 @@
-"""Similar artists by co-listening: MinHash LSH on each artist's set of listeners (lastfm_lakehouse.lsh)."""
+"""Similar artists by co-listening: MinHash LSH on each artist's set of listeners
+(lastfm_lakehouse.recommenders.lsh).
+"""
 
-from lastfm_lakehouse.enrich import artist_pairs
-from lastfm_lakehouse.lsh import LshParams, similar_artists
-from lastfm_lakehouse.topn import lay_out_for_lookups
+from lastfm_lakehouse.recommenders.enrich import artist_pairs
+from lastfm_lakehouse.recommenders.lsh import LshParams, similar_artists
+from lastfm_lakehouse.recommenders.topn import lay_out_for_lookups
 
 
 def model(dbt, spark):

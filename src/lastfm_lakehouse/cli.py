@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lastfm_lakehouse import raw_data
+from lastfm_lakehouse.data import raw_files
 from lastfm_lakehouse.settings import (
     DEFAULT_GENERATED_USERS,
     DEFAULT_GENERATOR_SEED,
@@ -53,17 +53,17 @@ def say(message: str) -> None:
     print(f"[lastfm-lakehouse] {message}", file=sys.stderr, flush=True)
 
 
-def ensure_raw_data(users: int, seed: int) -> raw_data.RawData:
+def ensure_raw_data(users: int, seed: int) -> raw_files.RawData:
     """The raw data to build from; generates a synthetic dataset when no real files exist."""
     try:
-        found = raw_data.resolve()
-    except raw_data.RawDataError:
+        found = raw_files.resolve()
+    except raw_files.RawDataError:
         if os.environ.get(ENV_RAW_DIR, "").strip():
             raise
         found = None
     if found is not None and not (found.is_generated and _generated_differs(found.directory, users, seed)):
         return found
-    from lastfm_lakehouse.generate import generate
+    from lastfm_lakehouse.data.generate import generate
 
     out = generated_raw_dir()
     say(
@@ -76,7 +76,7 @@ def ensure_raw_data(users: int, seed: int) -> raw_data.RawData:
         f"generated {manifest.plays_lines:,} play lines and {manifest.profile_lines:,} profiles "
         f"in {manifest.seconds:.1f}s"
     )
-    return raw_data.resolve()
+    return raw_files.resolve()
 
 
 def _generated_differs(directory: Path, users: int, seed: int) -> bool:
@@ -148,7 +148,7 @@ def build(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         data = ensure_raw_data(args.users, args.seed)
-    except (raw_data.RawDataError, ValueError) as exc:
+    except (raw_files.RawDataError, ValueError) as exc:
         say(str(exc))
         return 2
     os.environ[ENV_RAW_DIR] = str(data.directory)
@@ -176,12 +176,12 @@ def build(args: argparse.Namespace) -> int:
 
 def show_data(_: argparse.Namespace) -> int:
     try:
-        data = raw_data.resolve()
-    except raw_data.RawDataError as exc:
+        data = raw_files.resolve()
+    except raw_files.RawDataError as exc:
         say(str(exc))
         return 2
     for path in data.paths:
-        print(f"{path}\t{raw_data.count_lines(path):,} lines")
+        print(f"{path}\t{raw_files.count_lines(path):,} lines")
     print(f"origin: {data.origin}{' (synthetic)' if data.is_generated else ''}")
     return 0
 
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     if argv and argv[0] == "recommend":
-        from lastfm_lakehouse import listener
+        from lastfm_lakehouse.recommenders import listener
 
         return listener.main(argv[1:])
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@ from dbt.adapters.spark.impl import SparkAdapter
 
 from dbt.adapters.lakehouse.connections import LakehouseConnectionManager
 from dbt.adapters.lakehouse.python_submissions import ConnectPythonJobHelper, SessionPythonJobHelper
-from lastfm_lakehouse import raw_data
+from lastfm_lakehouse.data import raw_files
 
 
 class LakehouseAdapter(SparkAdapter):
@@ -19,8 +19,8 @@ class LakehouseAdapter(SparkAdapter):
 
     @available
     def raw_data_dir(self) -> str:
-        """Absolute path of the directory holding the two raw files (see ``raw_data.resolve``)."""
-        return str(raw_data.resolve().directory)
+        """Absolute path of the directory holding the two raw files (see ``raw_files.resolve``)."""
+        return str(raw_files.resolve().directory)
 
     @available
     def starts_with_bom(self, path: str) -> bool:

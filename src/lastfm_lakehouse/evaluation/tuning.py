@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lastfm_lakehouse import als, evaluation
-from lastfm_lakehouse.holdout import training_rows
+from lastfm_lakehouse.evaluation import metrics
+from lastfm_lakehouse.evaluation.holdout import training_rows
+from lastfm_lakehouse.recommenders import als
+from lastfm_lakehouse.recommenders.topn import Targets, spark_top_n
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
-from lastfm_lakehouse.topn import Targets, spark_top_n
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -69,7 +70,7 @@ def grid_search(
         queries = users.join(histories, USER_KEY, "left")
         recs = spark_top_n(queries, USER_KEY, targets, ARTIST_KEY, k, exclude_column="exclude").toPandas()
         lists = {int(u): g.sort_values("rank")[ARTIST_KEY].tolist() for u, g in recs.groupby(USER_KEY)}
-        scores = evaluation.ranking_scores(lists, held, k)
+        scores = metrics.ranking_scores(lists, held, k)
         rows.append(
             {
                 "rank": params.rank,

@@ -13,7 +13,7 @@ reads the ratings from a Parquet file the bench exports). Levers:
 * caching the ratings before the fit;
 * checkpointing every few iterations (lineage truncation; costs a write).
 
-    python -m lastfm_lakehouse.als_levers fit --ratings R.parquet --rank 32 --iterations 3 [--blas java] ...
+    python -m lastfm_lakehouse.bench.levers fit --ratings R.parquet --rank 32 --iterations 3 [--blas java] ...
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lastfm_lakehouse.als import netlib_implementations
+from lastfm_lakehouse.recommenders.als import netlib_implementations
 from lastfm_lakehouse.settings import ARTIST_KEY, RATING, USER_KEY
 
 BLAS_CHOICES = ("native", "vector")
@@ -127,7 +127,7 @@ def sweep(
     for i, config in enumerate(SWEEP, start=1):
         say(f"  lever {i}/{len(SWEEP)}: {config.name}")
         command = [
-            sys.executable, "-m", "lastfm_lakehouse.als_levers", "fit", "--ratings", str(ratings),
+            sys.executable, "-m", "lastfm_lakehouse.bench.levers", "fit", "--ratings", str(ratings),
             "--config", json.dumps(asdict(config)), "--rank", str(rank), "--iterations", str(iterations),
             "--reg", str(reg), "--alpha", str(alpha),
         ]  # fmt: skip
@@ -148,7 +148,7 @@ def sweep(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lastfm_lakehouse.als_levers", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m lastfm_lakehouse.bench.levers", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     fit = commands.add_parser("fit", help="one fit (run by sweep in a child process)")
     fit.add_argument("--ratings", type=Path, required=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lastfm_lakehouse.topn import Targets, normalise_rows, top_n
+from lastfm_lakehouse.recommenders.topn import Targets, normalise_rows, top_n
 
 
 class UnknownArtistError(ValueError):

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lastfm_lakehouse.als import AlsParams
-from lastfm_lakehouse.holdout import AlsFit, EvaluationSample, Holdout
+from lastfm_lakehouse.evaluation.holdout import AlsFit, EvaluationSample, Holdout
+from lastfm_lakehouse.recommenders.als import AlsParams
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """``make bench``: the whole build at Last.fm 360K size, timed, and Spark ALS against implicit's ALS.
 
-    python -m lastfm_lakehouse.bench [--scale 1.0] [--seed 360] [--out bench/results]
+    python -m lastfm_lakehouse.bench.build [--scale 1.0] [--seed 360] [--out bench/results]
 
 1. data: generates (or reuses, when its GENERATED.json matches) ``round(359,347 * scale)`` users
    with a fixed seed in ``data/bench/users-<n>-seed-<seed>/``;
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lastfm_lakehouse import bench_report
-from lastfm_lakehouse.process_memory import MemorySampler
+from lastfm_lakehouse.bench import report
+from lastfm_lakehouse.bench.memory import MemorySampler
 from lastfm_lakehouse.settings import (
     DEFAULT_GENERATOR_SEED,
     ENV_LAKEHOUSE_HOME,
@@ -72,7 +72,7 @@ def users_for(scale: float) -> int:
 
 def ensure_dataset(users: int, seed: int, root: Path) -> tuple[Path, dict[str, Any], bool]:
     """The dataset directory, its manifest, and whether it was reused."""
-    from lastfm_lakehouse.generate import generate
+    from lastfm_lakehouse.data.generate import generate
 
     directory = root / f"users-{users}-seed-{seed}"
     manifest_path = directory / "GENERATED.json"
@@ -210,14 +210,14 @@ def table_figures(spark: Any, project: BuiltProject) -> tuple[list[dict[str, Any
 
 
 def head_to_head(spark: Any, project: BuiltProject) -> dict[str, Any]:
-    from lastfm_lakehouse import als_head_to_head
-    from lastfm_lakehouse.als import AlsParams
-    from lastfm_lakehouse.holdout import EvaluationSample
+    from lastfm_lakehouse.bench import head_to_head
+    from lastfm_lakehouse.evaluation.holdout import EvaluationSample
+    from lastfm_lakehouse.recommenders.als import AlsParams
 
     config = project.config
     params = AlsParams.from_config(config.get)
     split = spark.table(project.table("int_plays_holdout_split"))
-    return als_head_to_head.run(
+    return head_to_head.run(
         split,
         params,
         int(config["evaluation_k"]),
@@ -227,12 +227,12 @@ def head_to_head(spark: Any, project: BuiltProject) -> dict[str, Any]:
 
 
 def training_inputs(spark: Any, project: BuiltProject) -> dict[str, Any]:
-    from lastfm_lakehouse import als_training_inputs
-    from lastfm_lakehouse.als import AlsParams
-    from lastfm_lakehouse.holdout import EvaluationSample
+    from lastfm_lakehouse.bench import training_inputs
+    from lastfm_lakehouse.evaluation.holdout import EvaluationSample
+    from lastfm_lakehouse.recommenders.als import AlsParams
 
     config = project.config
-    return als_training_inputs.run(
+    return training_inputs.run(
         spark.table(project.table("int_plays_holdout_split")),
         AlsParams.from_config(config.get),
         int(config["evaluation_k"]),
@@ -243,7 +243,7 @@ def training_inputs(spark: Any, project: BuiltProject) -> dict[str, Any]:
 
 
 def levers(spark: Any, project: BuiltProject, home: Path, iterations: int) -> dict[str, Any]:
-    from lastfm_lakehouse import als_levers
+    from lastfm_lakehouse.bench import levers
 
     config = project.config
     ratings = home / "als-levers" / "ratings.parquet"
@@ -251,7 +251,7 @@ def levers(spark: Any, project: BuiltProject, home: Path, iterations: int) -> di
     split.where("not is_holdout").select("user_key", "artist_key", "rating").write.mode("overwrite").parquet(
         str(ratings)
     )
-    rows = als_levers.sweep(
+    rows = levers.sweep(
         ratings,
         int(config["als_rank"]),
         iterations,
@@ -269,7 +269,7 @@ def results_path(out: Path, scale: float, today: dt.date) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lastfm_lakehouse.bench",
+        prog="python -m lastfm_lakehouse.bench.build",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -361,10 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         results["als_levers"] = levers(spark, project, home, args.lever_iterations)
     results["bench_wall_seconds"] = round(time.perf_counter() - started, 1)
-    results["targets"] = bench_report.targets(results)
+    results["targets"] = report.targets(results)
     path = results_path(args.out, args.scale, dt.date.today())
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    table = bench_report.markdown(results)
+    table = report.markdown(results)
     path.with_suffix(".md").write_text(table, encoding="utf-8")
     say(f"{steps}/{steps} results: {path} and {path.with_suffix('.md')}")
     print(table)

@@ -3,7 +3,7 @@
 Resolution order (the first that applies wins):
 1. ``$LASTFM_RAW_DIR`` — must hold both files;
 2. ``data/raw/`` at the repo root, when it holds both files (the real dataset);
-3. ``data/generated/``, written by ``python -m lastfm_lakehouse.generate`` (``make build`` does
+3. ``data/generated/``, written by ``python -m lastfm_lakehouse.data.generate`` (``make build`` does
    this when there are no real files).
 """
 
@@ -66,7 +66,7 @@ def resolve() -> RawData:
         return RawData(generated, "generated data in data/generated")
     raise RawDataError(
         f"no raw data: put {' and '.join(RAW_FILES)} in {real}, point {ENV_RAW_DIR} at them, "
-        f"or generate a dataset with `python -m lastfm_lakehouse.generate --out {generated}` "
+        f"or generate a dataset with `python -m lastfm_lakehouse.data.generate --out {generated}` "
         "(`make build` does this for you)"
     )
 

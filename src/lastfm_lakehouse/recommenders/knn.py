@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from lastfm_lakehouse.recommenders.topn import spread, top_k_of_rows, top_n_schema
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
-from lastfm_lakehouse.topn import spread, top_k_of_rows, top_n_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -183,7 +183,7 @@ def build_index(features: UserFeatures, params: KnnParams) -> NeighbourIndex:
 
 def search(index: NeighbourIndex, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Approximate K nearest users of user ``rows`` (exact cosine among the candidates)."""
-    from lastfm_lakehouse import knn_kernel
+    from lastfm_lakehouse.recommenders import knn_kernel
 
     out_rows = np.full((len(rows), k), -1, dtype=np.int64)
     out_sims = np.full((len(rows), k), -np.inf)
@@ -226,7 +226,7 @@ def predict(
     ``sum_v s(u, v) p_v(a) / sum_v s(u, v)`` over the artists some neighbour played (a compiled
     accumulation over the neighbours' rows: a few thousand artists per user, never a dense
     users x artists block)."""
-    from lastfm_lakehouse import knn_kernel
+    from lastfm_lakehouse.recommenders import knn_kernel
 
     columns = np.full((len(rows), n), -1, dtype=np.int64)
     scores = np.full((len(rows), n), -np.inf)

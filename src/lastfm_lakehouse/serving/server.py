@@ -2,7 +2,7 @@
 tools, beeline, PyHive, dbt's ``thrift`` method) and Spark Connect (dbt Python models, PySpark
 clients), over the same warehouse and metastore the builds write.
 
-    python -m lastfm_lakehouse.server start|stop|status|run   (make serve / make stop / make status)
+    python -m lastfm_lakehouse.serving.server start|stop|status|run   (make serve / make stop / make status)
 
 ``start`` is idempotent: a running server is left alone. The server binds to 127.0.0.1 unless
 ``LAKEHOUSE_SERVER_HOST`` says otherwise, logs to ``$LAKEHOUSE_HOME/logs/server.log`` and keeps its
@@ -153,7 +153,7 @@ def start(config: ServerConfig) -> int:
     config.log_file.parent.mkdir(parents=True, exist_ok=True)
     with config.log_file.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "lastfm_lakehouse.server", "run"],
+            [sys.executable, "-m", "lastfm_lakehouse.serving.server", "run"],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -232,7 +232,7 @@ def tail(path: Path, lines: int = 30) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lastfm_lakehouse.server",
+        prog="python -m lastfm_lakehouse.serving.server",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
-from lastfm_lakehouse.topn import (
+from lastfm_lakehouse.recommenders.topn import (
     NormOrdered,
     Targets,
     compact,
@@ -25,6 +24,7 @@ from lastfm_lakehouse.topn import (
     top_n,
     top_n_schema,
 )
+from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

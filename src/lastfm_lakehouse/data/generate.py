@@ -1,6 +1,6 @@
 """Synthetic Last.fm 360K files in the original byte format, at any scale.
 
-    python -m lastfm_lakehouse.generate --users 359347 --seed 360 --out data/generated
+    python -m lastfm_lakehouse.data.generate --users 359347 --seed 360 --out data/generated
 
 Calibrated on ``../shared/data/lastfm360k-real/STATS.md``:
 
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from lastfm_lakehouse.dialects import DIALECTS, resave
+from lastfm_lakehouse.data.dialects import DIALECTS, resave
 from lastfm_lakehouse.settings import (
     DEFAULT_GENERATED_USERS,
     DEFAULT_GENERATOR_SEED,
@@ -706,7 +706,7 @@ def plays_chunk(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lastfm_lakehouse.generate",
+        prog="python -m lastfm_lakehouse.data.generate",
         description="Write usersha1-artmbid-artname-plays.tsv and usersha1-profile.tsv in the original "
         "Last.fm 360K format, with its shape and dirt, at any scale.",
     )

@@ -1,7 +1,7 @@
 """A PostgreSQL-backed Hive metastore, so that the server and builds can share the lakehouse at once
 (embedded Derby admits one JVM at a time).
 
-    python -m lastfm_lakehouse.metastore up|down|status|url      (make metastore / make metastore-stop)
+    python -m lastfm_lakehouse.serving.metastore up|down|status|url   (make metastore / make metastore-stop)
 
 ``up`` installs Debian's ``postgresql`` and ``libpostgresql-jdbc-java`` when they are missing (as
 root), creates a private cluster in ``$LAKEHOUSE_PG_DATA`` (default ``$LAKEHOUSE_HOME/postgres``),
@@ -11,7 +11,7 @@ with DataNucleus' SchemaTool from the ``package.jdo`` inside pyspark's Hive jar.
 matters: DataNucleus otherwise creates tables lazily, and two JVMs doing that at once deadlock on
 PostgreSQL locks. Then point every process at it:
 
-    export LAKEHOUSE_METASTORE_URL=$(python -m lastfm_lakehouse.metastore url)
+    export LAKEHOUSE_METASTORE_URL=$(python -m lastfm_lakehouse.serving.metastore url)
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def down(cluster: Cluster) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lastfm_lakehouse.metastore",
+        prog="python -m lastfm_lakehouse.serving.metastore",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

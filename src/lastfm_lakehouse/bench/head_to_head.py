@@ -3,7 +3,7 @@
 What is the same for both: the training rows (``int_plays_holdout_split``, not held out), factors,
 iterations, regularisation value, alpha, thread count (Spark's ``local[*]`` cores = implicit's
 ``num_threads``), the evaluated users (a seeded sample of the users with held-out rows) and the
-scoring code (``topn.top_n`` with each user's training artists excluded, ``evaluation.ranking_scores``).
+scoring code (``topn.top_n`` with each user's training artists excluded, ``metrics.ranking_scores``).
 
 Two differences are inherent to the libraries and are reported, not hidden:
 
@@ -31,10 +31,11 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from lastfm_lakehouse import als, evaluation
-from lastfm_lakehouse.holdout import EvaluationSample
+from lastfm_lakehouse.evaluation import metrics
+from lastfm_lakehouse.evaluation.holdout import EvaluationSample
+from lastfm_lakehouse.recommenders import als
+from lastfm_lakehouse.recommenders.topn import Targets, top_n
 from lastfm_lakehouse.settings import ARTIST_KEY, RATING, USER_KEY
-from lastfm_lakehouse.topn import Targets, top_n
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -153,7 +154,7 @@ def evaluation_users(
 
 def score(
     fit: Fit, matrix: RatingsMatrix, held_out: dict[int, set[int]], users: np.ndarray, k: int
-) -> evaluation.RankingScores:
+) -> metrics.RankingScores:
     """Top-k of each user among artists without a training row; metrics on the held-out artists."""
     rows = np.searchsorted(matrix.user_keys, users)
     indptr, indices = matrix.ratings.indptr, matrix.ratings.indices
@@ -163,7 +164,7 @@ def score(
         int(user): [int(matrix.artist_keys[j]) for j in picks if j >= 0]
         for user, picks in zip(users, best, strict=True)
     }
-    return evaluation.ranking_scores(recommendations, {int(u): held_out[int(u)] for u in users}, k)
+    return metrics.ranking_scores(recommendations, {int(u): held_out[int(u)] for u in users}, k)
 
 
 def run(

@@ -1,6 +1,6 @@
 """Serving benchmark: concurrent BI-style point lookups (one user's top-10) against the Thrift server.
 
-    python -m lastfm_lakehouse.bench_serve --clients 8 --seconds 60      (make bench-serve)
+    python -m lastfm_lakehouse.bench.serving --clients 8 --seconds 60      (make bench-serve)
 
 Each client is its own PyHive connection (as each BI user is) and loops, for a bounded time, over
 random users of ``mart_recommendations_als``. Prints queries/s, latency percentiles and errors, and
@@ -70,7 +70,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lastfm_lakehouse.bench_serve",
+        prog="python -m lastfm_lakehouse.bench.serving",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

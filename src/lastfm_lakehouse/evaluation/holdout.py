@@ -1,5 +1,5 @@
 """Train ALS, kNN and the most-popular baseline on the training rows of the hold-out split and score
-them on the held-out rows (metric definitions: ``lastfm_lakehouse.evaluation``).
+them on the held-out rows (metric definitions: ``lastfm_lakehouse.evaluation.metrics``).
 
 Every model recommends k artists per evaluated user among those the user has no *training* row for.
 As in the production marts, a user a model has nothing for (no ALS factors) gets the most-popular
@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lastfm_lakehouse import als, evaluation, knn
-from lastfm_lakehouse.recommend import popular_unplayed, popularity_ranking, user_histories
+from lastfm_lakehouse.evaluation import metrics
+from lastfm_lakehouse.recommenders import als, knn
+from lastfm_lakehouse.recommenders.explained import popular_unplayed, popularity_ranking, user_histories
+from lastfm_lakehouse.recommenders.topn import Targets, spark_top_n
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
-from lastfm_lakehouse.topn import Targets, spark_top_n
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -46,13 +47,13 @@ def _ranking_rows(
     parameters: str,
     seconds: float,
 ) -> list[Row]:
-    scores = evaluation.ranking_scores(recs, held_out, k)
+    scores = metrics.ranking_scores(recs, held_out, k)
     rows = [
         Row(model, metric, k, value, scores.users, parameters, seconds)
         for metric, value in scores.as_dict().items()
     ]
     rows.append(
-        Row(model, "coverage", k, evaluation.coverage(recs, catalogue, k), scores.users, parameters, seconds)
+        Row(model, "coverage", k, metrics.coverage(recs, catalogue, k), scores.users, parameters, seconds)
     )
     return rows
 
@@ -99,7 +100,7 @@ class AlsFit:
         u = users.factors[users.index_of(pairs[USER_KEY].to_numpy())].astype(np.float64)
         a = self.artists.factors[self.artists.index_of(pairs[ARTIST_KEY].to_numpy())].astype(np.float64)
         predictions = np.einsum("ij,ij->i", u, a)
-        error = evaluation.rmse(zip(predictions.tolist(), pairs["rating"].tolist(), strict=True))
+        error = metrics.rmse(zip(predictions.tolist(), pairs["rating"].tolist(), strict=True))
         return error, len(pairs)
 
 
