@@ -112,10 +112,7 @@ def test_profile_file(dataset: tuple[Path, generate.Manifest]) -> None:
     assert ages.min() == -1337 and ages.max() == 1002
     assert profiles.signup.str.match(SIGNUP).all()
     seed = {
-        row["country_name"]
-        for row in csv.DictReader(
-            (repo_root() / "seeds" / "lastfm_countries.csv").open()
-        )
+        row["country_name"] for row in csv.DictReader((repo_root() / "seeds" / "lastfm_countries.csv").open())
     }
     assert set(profiles.country) <= seed
     assert profiles.country.value_counts().index[0] == "United States"

@@ -3,7 +3,7 @@ fct_plays_balanced (var als_training_input)."""
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.recommenders.als import AlsParams, train, training_input
+from lastfm_lakehouse.recommenders.als import AlsParams, parse_training_input, train
 
 
 def model(dbt, spark):
@@ -19,7 +19,7 @@ def model(dbt, spark):
         "als_training_input": dbt.config.get("als_training_input"),
     }
     params = AlsParams.from_config(config.get)
-    source = training_input(config["als_training_input"])
+    source = parse_training_input(config["als_training_input"])
     # both refs are literal so dbt records both dependencies; only the chosen one is read
     inputs = {"all": dbt.ref("fct_plays"), "balanced": dbt.ref("fct_plays_balanced")}
     users, artists = train(inputs[source], params)

@@ -6,7 +6,7 @@ dbt build --select mart_als_tuning --vars '{als_tuning: true}'
 from pyspark.sql import functions as F
 
 from lastfm_lakehouse.evaluation.tuning import grid_search
-from lastfm_lakehouse.recommenders.als import AlsParams, training_input
+from lastfm_lakehouse.recommenders.als import AlsParams, parse_training_input
 
 
 def model(dbt, spark):
@@ -38,6 +38,6 @@ def model(dbt, spark):
         alphas=[float(v) for v in alphas.split(",")],
         k=int(config["evaluation_k"]),
         fraction=float(config["holdout_fraction"]),
-        training_input=training_input(config["als_training_input"]),
+        training_input=parse_training_input(config["als_training_input"]),
     )
     return spark.createDataFrame(results).withColumn("built_at", F.current_timestamp())

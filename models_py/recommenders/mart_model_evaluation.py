@@ -10,8 +10,9 @@ assert_recommenders_beat_popularity fails the build when ALS or kNN NDCG@k is no
 from pyspark.sql import functions as F
 
 from lastfm_lakehouse.evaluation.holdout import EvaluationSample, evaluate
-from lastfm_lakehouse.recommenders.als import AlsParams, training_input
-from lastfm_lakehouse.recommenders.knn import KnnParams
+from lastfm_lakehouse.recommenders.als import TRAINING_INPUTS, Als, AlsParams, parse_training_input
+from lastfm_lakehouse.recommenders.knn import KnnParams, UserKnn
+from lastfm_lakehouse.recommenders.popularity import MostPopular
 
 
 def model(dbt, spark):
@@ -36,17 +37,17 @@ def model(dbt, spark):
     }
     als_params = AlsParams.from_config(config.get)
     knn_params = KnnParams.from_config(config.get)
-    k = int(config["evaluation_k"])
+    production = parse_training_input(config["als_training_input"])
+    other = next(name for name in TRAINING_INPUTS if name != production)
+    # one line per model: the baseline first (its lists stand in for users a model has none for)
+    recommenders = [
+        MostPopular(),
+        Als(als_params, name="als", training_input=production),
+        Als(als_params, name=f"als_{other}", training_input=other),
+        UserKnn(knn_params, dbt.ref("dim_users")),
+    ]
     sample = EvaluationSample(int(config["evaluation_max_users"]), int(config["holdout_seed"]))
-    results = evaluate(
-        dbt.ref("int_plays_holdout_split"),
-        dbt.ref("dim_users"),
-        als_params,
-        knn_params,
-        k,
-        sample,
-        training_input(config["als_training_input"]),
-    )
+    results = evaluate(dbt.ref("int_plays_holdout_split"), recommenders, int(config["evaluation_k"]), sample)
     frame = spark.createDataFrame(results)
     return frame.select(
         "model",

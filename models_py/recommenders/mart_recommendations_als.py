@@ -7,13 +7,10 @@ recommendation_source.
 
 from pyspark.sql import functions as F
 
+from lastfm_lakehouse.recommenders.base import user_histories
 from lastfm_lakehouse.recommenders.enrich import user_recommendations
-from lastfm_lakehouse.recommenders.explained import (
-    popularity_for_users,
-    popularity_ranking,
-    recommend_with_reasons,
-    user_histories,
-)
+from lastfm_lakehouse.recommenders.explained import recommend_with_reasons
+from lastfm_lakehouse.recommenders.popularity import MostPopular
 from lastfm_lakehouse.recommenders.topn import Targets, lay_out_for_lookups
 
 
@@ -29,8 +26,10 @@ def model(dbt, spark):
     als = recommend_with_reasons(user_factors, histories, artist_targets, n).withColumn(
         "recommendation_source", F.lit("als")
     )
-    cold = users.join(user_factors, "user_key", "left_anti")
-    fallback = popularity_for_users(cold, histories, popularity_ranking(plays), n).select(
+    cold = users.join(user_factors, "user_key", "left_anti").join(histories, "user_key", "left")
+    popular = MostPopular()
+    popular.fit(plays)
+    fallback = popular.recommend(cold, n).select(
         "*",
         F.lit(None).cast("int").alias("because_artist_key"),
         F.lit("popularity_fallback").alias("recommendation_source"),

@@ -6,9 +6,10 @@ Users without plays get the most-popular artists (recommendation_source = popula
 
 from pyspark.sql import functions as F
 
+from lastfm_lakehouse.recommenders.base import user_histories
 from lastfm_lakehouse.recommenders.enrich import user_recommendations
-from lastfm_lakehouse.recommenders.explained import popularity_for_users, popularity_ranking, user_histories
-from lastfm_lakehouse.recommenders.knn import KnnParams, build_features, build_index, spark_knn
+from lastfm_lakehouse.recommenders.knn import KnnParams, UserKnn
+from lastfm_lakehouse.recommenders.popularity import MostPopular
 from lastfm_lakehouse.recommenders.topn import lay_out_for_lookups
 
 
@@ -27,20 +28,16 @@ def model(dbt, spark):
     n = int(config["recommendations_n"])
     plays = dbt.ref("fct_plays")
     users = dbt.ref("dim_users")
-    features = build_features(
-        plays.select("user_key", "artist_key", "plays").toPandas(),
-        users.select("user_key", "age_scaled", "country").toPandas(),
-        params,
-    )
-    index = build_index(features, params)
+    knn = UserKnn(params, users)
+    knn.fit(plays)
     partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
     listeners = users.where("has_plays").select("user_key").repartition(partitions)
-    knn = spark_knn(listeners, features, index, params, n).withColumn("recommendation_source", F.lit("knn"))
-    silent = users.where("not has_plays").select("user_key")
-    fallback = popularity_for_users(silent, user_histories(plays), popularity_ranking(plays), n).withColumn(
-        "recommendation_source", F.lit("popularity_fallback")
-    )
+    recommended = knn.recommend(listeners, n).withColumn("recommendation_source", F.lit("knn"))
+    popular = MostPopular()
+    popular.fit(plays)
+    silent = users.where("not has_plays").select("user_key").join(user_histories(plays), "user_key", "left")
+    fallback = popular.recommend(silent, n).withColumn("recommendation_source", F.lit("popularity_fallback"))
     rows = user_recommendations(
-        knn.unionByName(fallback), users, dbt.ref("dim_artists"), ("recommendation_source",)
+        recommended.unionByName(fallback), users, dbt.ref("dim_artists"), ("recommendation_source",)
     )
     return lay_out_for_lookups(rows, "user_sha1", spark)

@@ -3,7 +3,8 @@
 What is the same for both: the training rows (``int_plays_holdout_split``, not held out), factors,
 iterations, regularisation value, alpha, thread count (Spark's ``local[*]`` cores = implicit's
 ``num_threads``), the evaluated users (a seeded sample of the users with held-out rows) and the
-scoring code (``topn.top_n`` with each user's training artists excluded, ``metrics.ranking_scores``).
+scoring code (both are ``recommenders.base.Recommender``s scored by ``evaluation.holdout.Holdout``,
+each user's training artists excluded).
 
 Two differences are inherent to the libraries and are reported, not hidden:
 
@@ -24,23 +25,21 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from lastfm_lakehouse.evaluation import metrics
-from lastfm_lakehouse.evaluation.holdout import EvaluationSample
+from lastfm_lakehouse.evaluation.holdout import EvaluationSample, Holdout, training_rows
 from lastfm_lakehouse.recommenders import als
-from lastfm_lakehouse.recommenders.topn import Targets, top_n
+from lastfm_lakehouse.recommenders.base import PLAYED, Recommender
+from lastfm_lakehouse.recommenders.topn import Targets, top_n, top_n_schema
 from lastfm_lakehouse.settings import ARTIST_KEY, RATING, USER_KEY
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
-
-LIBRARIES = ("spark", "implicit")
 
 
 @dataclass(frozen=True)
@@ -69,102 +68,66 @@ class RatingsMatrix:
         return int(self.ratings.nnz)
 
 
-@dataclass
-class Fit:
-    library: str
-    seconds: float
-    iterations: int
-    user_factors: np.ndarray  # aligned with RatingsMatrix.user_keys
-    artist_factors: np.ndarray  # aligned with RatingsMatrix.artist_keys
-    details: dict[str, Any] = field(default_factory=dict)
+class ImplicitAls(Recommender):
+    """``implicit``'s CPU ALS (conjugate gradient, its default) with Spark's confidences, behind the
+    project's recommender contract so the head-to-head scores it exactly as it scores Spark ALS."""
 
-    @property
-    def seconds_per_iteration(self) -> float:
-        return self.seconds / self.iterations
+    def __init__(self, params: als.AlsParams, threads: int, name: str = "implicit") -> None:
+        self.params = params
+        self.threads = threads
+        self.name = name
+        self.matrix: RatingsMatrix | None = None
+        self.user_factors = np.empty((0, params.rank), dtype=np.float32)
+        self.artist_factors = np.empty((0, params.rank), dtype=np.float32)
+        self.iteration_seconds: list[float] = []
 
+    def fit(self, ratings: DataFrame) -> None:
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
 
-def fit_implicit(matrix: RatingsMatrix, params: als.AlsParams, threads: int) -> Fit:
-    """implicit's CPU ALS (conjugate gradient, its default) with Spark's confidences."""
-    from implicit.cpu.als import AlternatingLeastSquares
-    from threadpoolctl import threadpool_limits
+        self.matrix = RatingsMatrix.from_frame(ratings.select(USER_KEY, ARTIST_KEY, RATING).toPandas())
+        confidence = self.matrix.ratings.copy()
+        confidence.data = 1.0 + self.params.alpha * confidence.data
+        model = AlternatingLeastSquares(
+            factors=self.params.rank,
+            regularization=self.params.reg_param,
+            alpha=1.0,
+            iterations=self.params.max_iter,
+            num_threads=self.threads,
+            random_state=self.params.seed,
+        )
+        self.iteration_seconds = []
+        # implicit's own advice: BLAS threads inside its parallel loops slow it down badly.
+        with threadpool_limits(1, "blas"):
+            model.fit(
+                confidence, show_progress=False, callback=lambda _i, s, _l: self.iteration_seconds.append(s)
+            )
+        self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
+        self.artist_factors = np.asarray(model.item_factors, dtype=np.float32)
 
-    confidence = matrix.ratings.copy()
-    confidence.data = 1.0 + params.alpha * confidence.data
-    model = AlternatingLeastSquares(
-        factors=params.rank,
-        regularization=params.reg_param,
-        alpha=1.0,
-        iterations=params.max_iter,
-        num_threads=threads,
-        random_state=params.seed,
-    )
-    iteration_seconds: list[float] = []
-    # implicit's own advice: BLAS threads inside its parallel loops slow it down badly.
-    with threadpool_limits(1, "blas"):
-        started = time.perf_counter()
-        model.fit(confidence, show_progress=False, callback=lambda _i, s, _l: iteration_seconds.append(s))
-        seconds = time.perf_counter() - started
-    return Fit(
-        "implicit",
-        seconds,
-        params.max_iter,
-        np.asarray(model.user_factors, dtype=np.float32),
-        np.asarray(model.item_factors, dtype=np.float32),
-        {
-            "solver": "conjugate gradient (3 steps)",
-            "iteration_seconds": [round(s, 3) for s in iteration_seconds],
-        },
-    )
+    def recommend(self, users: DataFrame, n: int) -> DataFrame:
+        if self.matrix is None:
+            raise RuntimeError("implicit: recommend before fit")
+        matrix = self.matrix
+        wanted = users.select(USER_KEY, PLAYED).toPandas()
+        keys = wanted[USER_KEY].to_numpy(dtype=np.int64)
+        rows, known = Targets(matrix.user_keys, self.user_factors).lookup(keys)
+        artists = Targets(matrix.artist_keys, self.artist_factors)
+        exclude = [artists.index_of(np.asarray(p if p is not None else [])) for p in wanted[PLAYED][known]]
+        best, scores = top_n(self.user_factors[rows], artists.factors, n, exclude)
+        r, c = np.nonzero(best >= 0)
+        frame = pd.DataFrame(
+            {
+                USER_KEY: keys[known][r].astype(np.int32),
+                "rank": (c + 1).astype(np.int32),
+                ARTIST_KEY: matrix.artist_keys[best[r, c]].astype(np.int32),
+                "score": scores[r, c].astype(np.float64),
+            }
+        )
+        return users.sparkSession.createDataFrame(frame, schema=top_n_schema(USER_KEY, ARTIST_KEY))
 
-
-def fit_spark(train: DataFrame, matrix: RatingsMatrix, params: als.AlsParams) -> Fit:
-    """The project's Spark ALS (``als.train``, with the build's settings) on the same rows."""
-    started = time.perf_counter()
-    users, artists = als.train(train, params)
-    user_pdf, artist_pdf = users.toPandas(), artists.toPandas()
-    seconds = time.perf_counter() - started
-    return Fit(
-        "spark",
-        seconds,
-        params.max_iter,
-        _aligned(Targets.from_frame(user_pdf, USER_KEY), matrix.user_keys, params.rank),
-        _aligned(Targets.from_frame(artist_pdf, ARTIST_KEY), matrix.artist_keys, params.rank),
-        {
-            "solver": "Cholesky per row (normal equations)",
-            "blas": als.netlib_implementations(train.sparkSession)[0],
-        },
-    )
-
-
-def _aligned(targets: Targets, keys: np.ndarray, rank: int) -> np.ndarray:
-    """Factors in the order of ``keys`` (zeros for keys Spark returned no factors for)."""
-    out = np.zeros((len(keys), rank), dtype=np.float32)
-    rows, known = targets.lookup(keys)
-    out[known] = targets.factors[rows]
-    return out
-
-
-def evaluation_users(
-    held_out: dict[int, set[int]], matrix: RatingsMatrix, sample: EvaluationSample
-) -> np.ndarray:
-    """Users with held-out artists and training rows, sampled as mart_model_evaluation samples."""
-    candidates = np.array(sorted(held_out), dtype=np.int64)
-    return sample.of(candidates[np.isin(candidates, matrix.user_keys)])
-
-
-def score(
-    fit: Fit, matrix: RatingsMatrix, held_out: dict[int, set[int]], users: np.ndarray, k: int
-) -> metrics.RankingScores:
-    """Top-k of each user among artists without a training row; metrics on the held-out artists."""
-    rows = np.searchsorted(matrix.user_keys, users)
-    indptr, indices = matrix.ratings.indptr, matrix.ratings.indices
-    exclude = [indices[indptr[r] : indptr[r + 1]] for r in rows]
-    best, _ = top_n(fit.user_factors[rows], fit.artist_factors, k, exclude)
-    recommendations = {
-        int(user): [int(matrix.artist_keys[j]) for j in picks if j >= 0]
-        for user, picks in zip(users, best, strict=True)
-    }
-    return metrics.ranking_scores(recommendations, {int(u): held_out[int(u)] for u in users}, k)
+    def describe(self) -> str:
+        return f"{self.params.as_text()}, threads={self.threads}"
 
 
 def run(
@@ -175,35 +138,26 @@ def run(
     say: Any = print,
 ) -> dict[str, Any]:
     """Both fits and both scores; the dict goes into the bench results."""
+    from pyspark.sql import functions as F
+
     threads = split.sparkSession.sparkContext.defaultParallelism
-    columns = [USER_KEY, ARTIST_KEY, RATING, "is_holdout"]
-    rows = split.select(*columns).toPandas()
-    train_pdf = rows.loc[~rows["is_holdout"], [USER_KEY, ARTIST_KEY, RATING]]
-    held = rows.loc[rows["is_holdout"], [USER_KEY, ARTIST_KEY]]
-    held_out = {int(u): set(g.tolist()) for u, g in held.groupby(USER_KEY)[ARTIST_KEY]}
-    matrix = RatingsMatrix.from_frame(train_pdf)
-    users = evaluation_users(held_out, matrix, sample)
+    train = training_rows(split, "all")
+    shape = train.agg(
+        F.count("*").alias("entries"),
+        F.countDistinct(USER_KEY).alias("users"),
+        F.countDistinct(ARTIST_KEY).alias("artists"),
+    ).first()
+    if shape is None or shape["entries"] == 0:
+        raise ValueError("no training rows: the hold-out split is empty")
+    holdout = Holdout.prepare(split, k, sample)
     say(
-        f"ALS head-to-head: {matrix.entries:,} training ratings ({len(matrix.user_keys):,} users x "
-        f"{len(matrix.artist_keys):,} artists), {params.as_text()}, {threads} threads, "
-        f"{len(users):,} users evaluated"
+        f"ALS head-to-head: {shape['entries']:,} training ratings ({shape['users']:,} users x "
+        f"{shape['artists']:,} artists), {params.as_text()}, {threads} threads, "
+        f"{len(holdout.held_out):,} users evaluated"
     )
-    train = split.where("not is_holdout").select(USER_KEY, ARTIST_KEY, RATING)
-    fits = []
-    for library in LIBRARIES:
-        say(f"  fitting {library} ALS ...")
-        fit = (
-            fit_spark(train, matrix, params) if library == "spark" else fit_implicit(matrix, params, threads)
-        )
-        say(f"  {library}: {fit.seconds:.1f}s, {fit.seconds_per_iteration:.2f}s/iteration")
-        fits.append(fit)
+    spark_als, implicit_als = als.Als(params, name="spark"), ImplicitAls(params, threads)
     results: dict[str, Any] = {
-        "matrix": {
-            "entries": matrix.entries,
-            "users": len(matrix.user_keys),
-            "artists": len(matrix.artist_keys),
-            "source": "int_plays_holdout_split where not is_holdout",
-        },
+        "matrix": {**shape.asDict(), "source": "int_plays_holdout_split where not is_holdout"},
         "parameters": {
             "factors": params.rank,
             "iterations": params.max_iter,
@@ -213,20 +167,35 @@ def run(
             "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", ""),
         },
         "k": k,
-        "users_evaluated": len(users),
+        "users_evaluated": len(holdout.held_out),
     }
-    for fit in fits:
-        scores = score(fit, matrix, held_out, users, k)
-        results[fit.library] = {
-            "fit_seconds": round(fit.seconds, 2),
-            "seconds_per_iteration": round(fit.seconds_per_iteration, 3),
-            f"ndcg_at_{k}": round(scores.ndcg, 5),
-            f"precision_at_{k}": round(scores.precision, 5),
-            **fit.details,
+    details = {
+        "spark": lambda: {
+            "solver": "Cholesky per row (normal equations)",
+            "blas": als.netlib_implementations(split.sparkSession)[0],
+        },
+        "implicit": lambda: {
+            "solver": "conjugate gradient (3 steps)",
+            "iteration_seconds": [round(s, 3) for s in implicit_als.iteration_seconds],
+        },
+    }
+    for model in (spark_als, implicit_als):
+        say(f"  fitting {model.name} ALS ...")
+        started = time.perf_counter()
+        model.fit(train)  # Spark's includes collecting the artist factors, implicit's its input matrix
+        seconds = time.perf_counter() - started
+        say(f"  {model.name}: {seconds:.1f}s, {seconds / params.max_iter:.2f}s/iteration")
+        values = {row.metric: row.value for row in holdout.score(model.name, holdout.lists(model), "", 0.0)}
+        results[model.name] = {
+            "fit_seconds": round(seconds, 2),
+            "seconds_per_iteration": round(seconds / params.max_iter, 3),
+            f"ndcg_at_{k}": round(values["ndcg"], 5),
+            f"precision_at_{k}": round(values["precision"], 5),
+            **details[model.name](),
         }
-    spark_fit, implicit_fit = fits
+    holdout.queries.unpersist()
     results["time_ratio_spark_over_implicit"] = round(
-        spark_fit.seconds_per_iteration / implicit_fit.seconds_per_iteration, 2
+        results["spark"]["seconds_per_iteration"] / results["implicit"]["seconds_per_iteration"], 2
     )
     results["ndcg_ratio_spark_over_implicit"] = round(
         results["spark"][f"ndcg_at_{k}"] / max(results["implicit"][f"ndcg_at_{k}"], 1e-12), 4

@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lastfm_lakehouse.evaluation.holdout import AlsFit, EvaluationSample, Holdout
-from lastfm_lakehouse.recommenders.als import AlsParams
+from lastfm_lakehouse.evaluation.holdout import EvaluationSample, Holdout, training_rows
+from lastfm_lakehouse.recommenders.als import Als, AlsParams
+from lastfm_lakehouse.recommenders.popularity import MostPopular
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 
 if TYPE_CHECKING:
@@ -43,22 +44,24 @@ def run(
 ) -> dict[str, Any]:
     """One row per training input (each cap, then all rows) and one for the popularity baseline."""
     holdout = Holdout.prepare(split, k, sample)
-    wanted, exclusions = holdout.wanted(), holdout.exclusions()
-    train = split.where("not is_holdout").select(USER_KEY, ARTIST_KEY, "rating").cache()
+    train = training_rows(split, "all").cache()
     total = train.count()
-    rows = [
-        _row("most popular (baseline)", None, total, holdout.score("popularity", holdout.popular, "", 0.0))
-    ]
+    baseline = MostPopular()
+    baseline.fit(train)
+    popular = holdout.lists(baseline)
+    rows = [_row("most popular (baseline)", None, total, holdout.score("popularity", popular, "", 0.0))]
     for cap in (*caps, None):
         name = f"fct_plays_balanced, {cap:,} rows per artist" if cap else "fct_plays (all rows)"
         rows_in = capped(train, cap, sample_seed).cache() if cap else train
         count = rows_in.count()
         say(f"ALS training input: {name} ({count:,} of {total:,} training rows)")
         started = time.perf_counter()
-        fitted = AlsFit.train(rows_in, params)
-        recs = fitted.recommend(wanted, exclusions, k)
+        model = Als(params)
+        model.fit(rows_in)
+        recs = holdout.lists(model)
         seconds = time.perf_counter() - started
-        rows.append(_row(name, cap, count, holdout.score("als", recs, params.as_text(), seconds), seconds))
+        scores = holdout.score("als", recs, model.describe(), seconds, popular)
+        rows.append(_row(name, cap, count, scores, seconds))
         if cap:
             rows_in.unpersist()
     train.unpersist()

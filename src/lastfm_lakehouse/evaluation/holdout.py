@@ -1,7 +1,7 @@
-"""Train ALS, kNN and the most-popular baseline on the training rows of the hold-out split and score
-them on the held-out rows (metric definitions: ``lastfm_lakehouse.evaluation.metrics``).
+"""Score every recommender on the hold-out split: each is fitted on the training rows it asks for
+and recommends k artists per evaluated user among those the user has no *training* row for;
+metrics on the held-out rows (definitions: ``lastfm_lakehouse.evaluation.metrics``).
 
-Every model recommends k artists per evaluated user among those the user has no *training* row for.
 As in the production marts, a user a model has nothing for (no ALS factors) gets the most-popular
 list, so the comparison is of what the marts would show.
 """
@@ -9,6 +9,7 @@ list, so the comparison is of what the marts would show.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -16,15 +17,15 @@ import numpy as np
 import pandas as pd
 
 from lastfm_lakehouse.evaluation import metrics
-from lastfm_lakehouse.recommenders import als, knn
-from lastfm_lakehouse.recommenders.explained import popular_unplayed, popularity_ranking, user_histories
-from lastfm_lakehouse.recommenders.topn import Targets, spark_top_n
+from lastfm_lakehouse.recommenders.als import parse_training_input
+from lastfm_lakehouse.recommenders.base import Recommender, user_histories
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-RECALL_SAMPLE = 200
+# The model whose lists users without one of their own get (it must come first in ``evaluate``).
+FALLBACK = "popularity"
 
 
 @dataclass
@@ -64,44 +65,13 @@ def _as_lists(frame: pd.DataFrame) -> dict[int, list[int]]:
 
 
 def training_rows(split: DataFrame, training_input: str) -> DataFrame:
-    """The rows of int_plays_holdout_split ALS trains on for ``training_input`` (als.TRAINING_INPUTS):
-    every non-held-out row, or those within the per-artist cap (``is_training_sample``)."""
+    """The rows of int_plays_holdout_split a model trains on for ``training_input``
+    (als.TRAINING_INPUTS): every non-held-out row, or those within the per-artist cap
+    (``is_training_sample``)."""
     condition = {"all": "not is_holdout", "balanced": "is_training_sample"}[
-        als.training_input(training_input)
+        parse_training_input(training_input)
     ]
-    return split.where(condition)
-
-
-@dataclass(frozen=True)
-class AlsFit:
-    """ALS trained on some training rows, with what the evaluation asks of it."""
-
-    user_factors: DataFrame
-    artists: Targets
-
-    @classmethod
-    def train(cls, rows: DataFrame, params: als.AlsParams) -> AlsFit:
-        user_factors, artist_factors = als.train(rows, params)
-        return cls(user_factors, Targets.from_frame(artist_factors.toPandas(), ARTIST_KEY))
-
-    def recommend(self, wanted: DataFrame, exclusions: DataFrame, k: int) -> dict[int, list[int]]:
-        """Top k per wanted user (column user_key) that has factors, minus ``exclusions.exclude``."""
-        queries = self.user_factors.join(wanted, USER_KEY).join(exclusions, USER_KEY, "left")
-        return _as_lists(
-            spark_top_n(queries, USER_KEY, self.artists, ARTIST_KEY, k, exclude_column="exclude").toPandas()
-        )
-
-    def rmse(self, held: pd.DataFrame) -> tuple[float, int]:
-        """RMSE of factor dot products against the held-out ratings, and the pairs it covers."""
-        users = Targets.from_frame(self.user_factors.toPandas(), USER_KEY)
-        pairs = held[held[USER_KEY].isin(users.keys) & held[ARTIST_KEY].isin(self.artists.keys)]
-        if pairs.empty:
-            return 0.0, 0
-        u = users.factors[users.index_of(pairs[USER_KEY].to_numpy())].astype(np.float64)
-        a = self.artists.factors[self.artists.index_of(pairs[ARTIST_KEY].to_numpy())].astype(np.float64)
-        predictions = np.einsum("ij,ij->i", u, a)
-        error = metrics.rmse(zip(predictions.tolist(), pairs["rating"].tolist(), strict=True))
-        return error, len(pairs)
+    return split.where(condition).select(USER_KEY, ARTIST_KEY, "plays", "rating")
 
 
 @dataclass(frozen=True)
@@ -124,23 +94,19 @@ class EvaluationSample:
 
 @dataclass
 class Holdout:
-    """The hold-out split as the evaluation reads it: training rows, the sampled users' held-out
-    artists, what each played in training, and the most-popular list each would get."""
+    """The hold-out split as the evaluation reads it: the sampled users' held-out artists, and
+    those users with what each played in training (``queries``, what ``recommend`` is given)."""
 
     split: DataFrame
-    train: DataFrame  # every non-held-out row (user_key, artist_key, plays, rating)
-    train_pdf: pd.DataFrame
     held_pdf: pd.DataFrame  # held-out rows of the evaluated users
     evaluated: np.ndarray  # sorted user keys
     held_out: dict[int, set[int]]
     catalogue: int  # artists in the training rows
-    popular: dict[int, list[int]]  # most-popular unplayed artists per evaluated user
     k: int
+    queries: DataFrame  # (user_key, played_keys) of the evaluated users, cached
 
     @classmethod
     def prepare(cls, split: DataFrame, k: int, sample: EvaluationSample | None = None) -> Holdout:
-        train = split.where("not is_holdout").select(USER_KEY, ARTIST_KEY, "plays", "rating")
-        train_pdf = train.toPandas()
         held_pdf = split.where("is_holdout").select(USER_KEY, ARTIST_KEY, "rating").toPandas()
         if held_pdf.empty:
             raise ValueError(
@@ -149,74 +115,56 @@ class Holdout:
         evaluated = (sample or EvaluationSample()).of(np.unique(held_pdf[USER_KEY].to_numpy(dtype=np.int64)))
         held_pdf = held_pdf[held_pdf[USER_KEY].isin(evaluated)]
         held_out = {int(u): set(g.tolist()) for u, g in held_pdf.groupby(USER_KEY)[ARTIST_KEY]}
-        in_sample = train_pdf[train_pdf[USER_KEY].isin(evaluated)]
-        played = {int(u): set(g.tolist()) for u, g in in_sample.groupby(USER_KEY)[ARTIST_KEY]}
-        ranking = popularity_ranking(train)
-        popular = {u: popular_unplayed(ranking, played.get(u, set()), k) for u in held_out}
-        catalogue = train_pdf[ARTIST_KEY].nunique()
-        return cls(split, train, train_pdf, held_pdf, evaluated, held_out, catalogue, popular, k)
+        catalogue = split.where("not is_holdout").select(ARTIST_KEY).distinct().count()
+        # what every recommender is asked: the evaluated users and the artists of their training rows
+        wanted = split.sparkSession.createDataFrame(pd.DataFrame({USER_KEY: evaluated.astype(np.int32)}))
+        queries = wanted.join(user_histories(training_rows(split, "all")), USER_KEY, "left").cache()
+        queries.count()
+        return cls(split, held_pdf, evaluated, held_out, catalogue, k, queries)
 
-    def wanted(self) -> DataFrame:
-        """The evaluated users as a one-column (user_key) frame."""
-        return self.split.sparkSession.createDataFrame(
-            pd.DataFrame({USER_KEY: self.evaluated.astype(np.int32)})
-        )
+    def lists(self, recommender: Recommender) -> dict[int, list[int]]:
+        """The top k of ``recommender`` (already fitted) for every evaluated user it knows."""
+        return _as_lists(recommender.recommend(self.queries, self.k).toPandas())
 
-    def exclusions(self) -> DataFrame:
-        """(user_key, exclude): the artists each user has training rows for."""
-        return user_histories(self.train).withColumnRenamed("played_keys", "exclude")
-
-    def score(self, model: str, recs: dict[int, list[int]], parameters: str, seconds: float) -> list[Row]:
-        """Ranking metrics and coverage of ``recs``; users without a list get the popular one."""
-        complete = {user: recs.get(user) or self.popular[user] for user in self.held_out}
+    def score(
+        self,
+        model: str,
+        recs: dict[int, list[int]],
+        parameters: str,
+        seconds: float,
+        fallback: dict[int, list[int]] | None = None,
+    ) -> list[Row]:
+        """Ranking metrics and coverage of ``recs``; users without a list get their ``fallback`` one."""
+        fallback = fallback or {}
+        complete = {user: recs.get(user) or fallback.get(user, []) for user in self.held_out}
         return _ranking_rows(model, complete, self.held_out, self.k, self.catalogue, parameters, seconds)
 
 
 def evaluate(
     split: DataFrame,
-    users: DataFrame,
-    als_params: als.AlsParams,
-    knn_params: knn.KnnParams,
+    recommenders: Sequence[Recommender],
     k: int,
     sample: EvaluationSample | None = None,
-    training_input: str = "all",
 ) -> pd.DataFrame:
-    """One row per (model, metric): precision/recall/ndcg/map/coverage at k, ALS RMSE, kNN recall.
-
-    ``als`` trains on ``training_input`` rows (as the production ALS), ``als_<other>`` on the other
-    input: all training rows, or the per-artist-capped sample (``is_training_sample``)."""
-    started = time.perf_counter()
+    """One row per (model, metric): precision/recall/ndcg/map/coverage at k and each model's
+    diagnostics (ALS RMSE, kNN neighbour recall). The first recommender must be the most-popular
+    baseline (named ``FALLBACK``): its lists stand in for users another model has none for."""
+    if not recommenders or recommenders[0].name != FALLBACK:
+        raise ValueError(f"evaluate: the first recommender must be the {FALLBACK!r} baseline")
     holdout = Holdout.prepare(split, k, sample)
-    rows = holdout.score(
-        "popularity", holdout.popular, "listeners in training rows", time.perf_counter() - started
-    )
-
-    wanted, exclusions = holdout.wanted(), holdout.exclusions()
-    alternative = next(name for name in als.TRAINING_INPUTS if name != training_input)
-    for model, rows_in in (("als", training_input), (f"als_{alternative}", alternative)):
+    rows: list[Row] = []
+    fallback: dict[int, list[int]] = {}
+    for recommender in recommenders:
         started = time.perf_counter()
-        fitted = AlsFit.train(training_rows(split, rows_in), als_params)
-        recs = fitted.recommend(wanted, exclusions, k)
-        text = f"{als_params.as_text()}, training_input={rows_in}"
-        rows += holdout.score(model, recs, text, time.perf_counter() - started)
-        error, pairs = fitted.rmse(holdout.held_pdf)
-        if pairs:
-            rows.append(Row(model, "rmse", None, error, pairs, text, 0.0))
-
-    started = time.perf_counter()
-    features = knn.build_features(
-        holdout.train_pdf, users.select(USER_KEY, "age_scaled", "country").toPandas(), knn_params
-    )
-    index = knn.build_index(features, knn_params)
-    knn_recs = _as_lists(knn.spark_knn(wanted, features, index, knn_params, k).toPandas())
-    knn_text = knn_params.as_text()
-    rows += holdout.score("knn", knn_recs, knn_text, time.perf_counter() - started)
-    rng = np.random.default_rng(knn_params.seed)
-    recall_users = rng.choice(
-        len(features.user_keys), size=min(RECALL_SAMPLE, len(features.user_keys)), replace=False
-    )
-    approx, _ = knn.search(index, recall_users, knn_params.k)
-    exact, _ = knn.exact_search(features, recall_users, knn_params.k)
-    recall = knn.neighbour_recall(approx, exact)
-    rows.append(Row("knn", "neighbour_recall", knn_params.k, recall, len(recall_users), knn_text, 0.0))
+        recommender.fit(training_rows(split, recommender.training_input))
+        recs = holdout.lists(recommender)
+        seconds = time.perf_counter() - started
+        fallback = fallback or recs
+        text = recommender.describe()
+        rows += holdout.score(recommender.name, recs, text, seconds, fallback)
+        rows += [
+            Row(recommender.name, d.metric, d.k, d.value, d.users, text, 0.0)
+            for d in recommender.diagnostics(holdout.held_pdf)
+        ]
+    holdout.queries.unpersist()
     return pd.DataFrame([asdict(r) for r in rows])

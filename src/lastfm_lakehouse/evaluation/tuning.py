@@ -19,7 +19,7 @@ import pandas as pd
 from lastfm_lakehouse.evaluation import metrics
 from lastfm_lakehouse.evaluation.holdout import training_rows
 from lastfm_lakehouse.recommenders import als
-from lastfm_lakehouse.recommenders.topn import Targets, spark_top_n
+from lastfm_lakehouse.recommenders.base import user_histories
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 
 if TYPE_CHECKING:
@@ -58,17 +58,14 @@ def grid_search(
     if validation.empty:
         raise ValueError("no validation rows: too few users with enough training rows")
     held = {int(u): set(g[ARTIST_KEY]) for u, g in validation.groupby(USER_KEY)}
-    from pyspark.sql import functions as F
-
-    histories = fit.groupBy(USER_KEY).agg(F.collect_list(ARTIST_KEY).alias("exclude"))
+    queries = user_histories(fit)
     rows = []
     for rank, reg_param, alpha in itertools.product(ranks, reg_params, alphas):
         params = replace(base, rank=int(rank), reg_param=float(reg_param), alpha=float(alpha))
         started = time.perf_counter()
-        users, artists = als.train(fit, params)
-        targets = Targets.from_frame(artists.toPandas(), ARTIST_KEY)
-        queries = users.join(histories, USER_KEY, "left")
-        recs = spark_top_n(queries, USER_KEY, targets, ARTIST_KEY, k, exclude_column="exclude").toPandas()
+        model = als.Als(params)
+        model.fit(fit)
+        recs = model.recommend(queries, k).toPandas()
         lists = {int(u): g.sort_values("rank")[ARTIST_KEY].tolist() for u, g in recs.groupby(USER_KEY)}
         scores = metrics.ranking_scores(lists, held, k)
         rows.append(

@@ -9,9 +9,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from lastfm_lakehouse.evaluation import metrics
+from lastfm_lakehouse.recommenders.base import PLAYED, Diagnostic, Recommender
+from lastfm_lakehouse.recommenders.topn import Targets, spark_top_n
 from lastfm_lakehouse.settings import ARTIST_KEY, RATING, USER_KEY
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import DataFrame
 
 
@@ -61,7 +67,7 @@ SPARK_DEFAULT_BLOCKS = 10
 TRAINING_INPUTS = ("all", "balanced")
 
 
-def training_input(value: Any) -> str:
+def parse_training_input(value: Any) -> str:
     """The validated var als_training_input."""
     text = str(value).strip().lower()
     if text not in TRAINING_INPUTS:
@@ -116,3 +122,45 @@ def train(ratings: DataFrame, params: AlsParams) -> tuple[DataFrame, DataFrame]:
     users = model.userFactors.withColumnRenamed("id", USER_KEY).withColumnRenamed("features", "factors")
     artists = model.itemFactors.withColumnRenamed("id", ARTIST_KEY).withColumnRenamed("features", "factors")
     return users, artists
+
+
+class Als(Recommender):
+    """Spark ALS (``train``); recommends by inner product of user and artist factors."""
+
+    def __init__(self, params: AlsParams, name: str = "als", training_input: str = "all") -> None:
+        self.params = params
+        self.name = name
+        self.training_input = parse_training_input(training_input)
+        self.user_factors: DataFrame | None = None
+        self.artists: Targets | None = None
+
+    def fit(self, ratings: DataFrame) -> None:
+        user_factors, artist_factors = train(ratings, self.params)
+        self.user_factors = user_factors
+        self.artists = Targets.from_frame(artist_factors.toPandas(), ARTIST_KEY)
+
+    def _fitted(self) -> tuple[DataFrame, Targets]:
+        if self.user_factors is None or self.artists is None:
+            raise RuntimeError(f"{self.name}: recommend before fit")
+        return self.user_factors, self.artists
+
+    def recommend(self, users: DataFrame, n: int) -> DataFrame:
+        user_factors, artists = self._fitted()
+        queries = user_factors.join(users.select(USER_KEY, PLAYED), USER_KEY)
+        return spark_top_n(queries, USER_KEY, artists, ARTIST_KEY, n, exclude_column=PLAYED)
+
+    def describe(self) -> str:
+        return f"{self.params.as_text()}, training_input={self.training_input}"
+
+    def diagnostics(self, held_out: pd.DataFrame) -> list[Diagnostic]:
+        """RMSE of factor dot products against the held-out ratings, on the pairs both sides know."""
+        user_factors, artists = self._fitted()
+        users = Targets.from_frame(user_factors.toPandas(), USER_KEY)
+        pairs = held_out[held_out[USER_KEY].isin(users.keys) & held_out[ARTIST_KEY].isin(artists.keys)]
+        if pairs.empty:
+            return []
+        u = users.factors[users.index_of(pairs[USER_KEY].to_numpy())].astype(np.float64)
+        a = artists.factors[artists.index_of(pairs[ARTIST_KEY].to_numpy())].astype(np.float64)
+        predictions = np.einsum("ij,ij->i", u, a)
+        error = metrics.rmse(zip(predictions.tolist(), pairs[RATING].tolist(), strict=True))
+        return [Diagnostic("rmse", None, error, len(pairs))]

@@ -1,5 +1,4 @@
-"""Recommendation lists from factor tables: per user top-N with an explanation, plus the popularity
-baseline for users a model has nothing for.
+"""ALS recommendation lists with an explanation: per user top-N from the factor tables.
 
 "Because you played X": for a recommended artist i and the user's played artists j with ratings
 r_j, X is the j maximising cosine(artist factors i, artist factors j) * r_j — the played artist
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from lastfm_lakehouse.recommenders.base import PLAYED
 from lastfm_lakehouse.recommenders.topn import (
     NormOrdered,
     Targets,
@@ -22,26 +22,11 @@ from lastfm_lakehouse.recommenders.topn import (
     require_finite,
     spread,
     top_n,
-    top_n_schema,
 )
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
-
-
-def user_histories(plays: DataFrame) -> DataFrame:
-    """``(user_key, played_keys, played_ratings)`` from a (user_key, artist_key, rating) frame."""
-    from pyspark.sql import functions as F
-
-    ordered = plays.groupBy(USER_KEY).agg(
-        F.sort_array(F.collect_list(F.struct(ARTIST_KEY, "rating"))).alias("history")
-    )
-    return ordered.select(
-        USER_KEY,
-        F.col(f"history.{ARTIST_KEY}").alias("played_keys"),
-        F.col("history.rating").alias("played_ratings"),
-    )
 
 
 def recommend_with_reasons(
@@ -70,9 +55,7 @@ def recommend_with_reasons(
             users = np.asarray(np.stack(batch["factors"].to_numpy()), dtype=np.float64)
             require_finite(users, batch[USER_KEY].to_numpy(), f"factors of {USER_KEY}")
             users = compact(users)
-            played_keys = [
-                np.asarray(k if k is not None else [], dtype=np.int64) for k in batch["played_keys"]
-            ]
+            played_keys = [np.asarray(k if k is not None else [], dtype=np.int64) for k in batch[PLAYED]]
             played_ratings = [
                 np.asarray(r if r is not None else [], dtype=np.float64) for r in batch["played_ratings"]
             ]
@@ -104,46 +87,5 @@ def recommend_with_reasons(
             yield pd.DataFrame(out).astype({USER_KEY: "int32", "rank": "int32", ARTIST_KEY: "int32"})
 
     queries = user_factors.join(histories, USER_KEY, "left")
-    columns = queries.select(USER_KEY, "factors", "played_keys", "played_ratings")
+    columns = queries.select(USER_KEY, "factors", PLAYED, "played_ratings")
     return spread(columns).mapInPandas(score, schema)
-
-
-def popularity_ranking(plays: DataFrame) -> pd.DataFrame:
-    """Artists by distinct listeners (then total rating, then key): the most-popular baseline."""
-    from pyspark.sql import functions as F
-
-    ranking = plays.groupBy(ARTIST_KEY).agg(
-        F.countDistinct(USER_KEY).alias("listeners"), F.sum("rating").alias("total_rating")
-    )
-    frame = ranking.toPandas()
-    return frame.sort_values(["listeners", "total_rating", ARTIST_KEY], ascending=[False, False, True])
-
-
-def popular_unplayed(ranking: pd.DataFrame, played: set[int], n: int) -> list[int]:
-    """The ``n`` most popular artists the user has not played."""
-    out: list[int] = []
-    for key in ranking[ARTIST_KEY].to_numpy():
-        if int(key) not in played:
-            out.append(int(key))
-            if len(out) == n:
-                break
-    return out
-
-
-def popularity_for_users(users: DataFrame, histories: DataFrame, ranking: pd.DataFrame, n: int) -> DataFrame:
-    """``(user_key, rank, artist_key, score)``: most popular unplayed artists, score = listeners."""
-    top = ranking.head(n + 2_000)
-    listeners = dict(zip(top[ARTIST_KEY].astype(int), top["listeners"].astype(float), strict=True))
-    schema = top_n_schema(USER_KEY, ARTIST_KEY)
-
-    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for batch in batches:
-            rows = []
-            for user, played in zip(batch[USER_KEY], batch["played_keys"], strict=True):
-                chosen = popular_unplayed(top, set(played if played is not None else []), n)
-                rows += [(int(user), rank, key, listeners[key]) for rank, key in enumerate(chosen, start=1)]
-            yield pd.DataFrame(rows, columns=[USER_KEY, "rank", ARTIST_KEY, "score"]).astype(
-                {USER_KEY: "int32", "rank": "int32", ARTIST_KEY: "int32"}
-            )
-
-    return users.select(USER_KEY).join(histories, USER_KEY, "left").mapInPandas(score, schema)

@@ -36,11 +36,15 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from lastfm_lakehouse.recommenders.base import Diagnostic, Recommender
 from lastfm_lakehouse.recommenders.topn import spread, top_k_of_rows, top_n_schema
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+# Users whose pruned neighbour search is compared with exact search (the neighbour_recall figure).
+RECALL_SAMPLE = 200
 
 
 @dataclass(frozen=True)
@@ -244,12 +248,14 @@ def predict(
 def spark_knn(
     queries: DataFrame, features: UserFeatures, index: NeighbourIndex, params: KnnParams, n: int
 ) -> DataFrame:
-    """``(user_key, rank, artist_key, score)`` for the users of ``queries`` (a user_key column)."""
+    """``(user_key, rank, artist_key, score)`` for the users of ``queries`` (a user_key column);
+    users without fitted rows get none."""
     schema = top_n_schema(USER_KEY, ARTIST_KEY)
 
     def recommend(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             keys = batch[USER_KEY].to_numpy(dtype=np.int64)
+            keys = keys[np.isin(keys, features.user_keys)]  # users without fitted rows: no rows
             if keys.size == 0:
                 continue
             # bounded memory whatever Arrow's batch size: one query block at a time
@@ -269,3 +275,49 @@ def spark_knn(
                 )
 
     return spread(queries.select(USER_KEY)).mapInPandas(recommend, schema)
+
+
+class UserKnn(Recommender):
+    """User-based kNN on L1-normalised plays plus age and country (``build_features``), searched
+    with the pruned inverted index. It weighs ``plays``, not ``rating``, and excludes each user's
+    fitted rows itself: ``recommend``'s ``played_keys`` must be those rows (as in the evaluation
+    and the mart), since the compiled predictor skips the artists of the fitted matrix."""
+
+    def __init__(self, params: KnnParams, users: DataFrame, name: str = "knn") -> None:
+        self.params = params
+        self.users = users  # dim_users: user_key, age_scaled, country
+        self.name = name
+        self.features: UserFeatures | None = None
+        self.index: NeighbourIndex | None = None
+
+    def fit(self, ratings: DataFrame) -> None:
+        self.features = build_features(
+            ratings.select(USER_KEY, ARTIST_KEY, "plays").toPandas(),
+            self.users.select(USER_KEY, "age_scaled", "country").toPandas(),
+            self.params,
+        )
+        self.index = build_index(self.features, self.params)
+
+    def _fitted(self) -> tuple[UserFeatures, NeighbourIndex]:
+        if self.features is None or self.index is None:
+            raise RuntimeError(f"{self.name}: recommend before fit")
+        return self.features, self.index
+
+    def recommend(self, users: DataFrame, n: int) -> DataFrame:
+        features, index = self._fitted()
+        return spark_knn(users, features, index, self.params, n)
+
+    def describe(self) -> str:
+        return self.params.as_text()
+
+    def diagnostics(self, held_out: pd.DataFrame) -> list[Diagnostic]:
+        """Recall of the pruned neighbour search against exact search, on a seeded user sample."""
+        del held_out
+        features, index = self._fitted()
+        rng = np.random.default_rng(self.params.seed)
+        users = rng.choice(
+            len(features.user_keys), size=min(RECALL_SAMPLE, len(features.user_keys)), replace=False
+        )
+        approx, _ = search(index, users, self.params.k)
+        exact, _ = exact_search(features, users, self.params.k)
+        return [Diagnostic("neighbour_recall", self.params.k, neighbour_recall(approx, exact), len(users))]
