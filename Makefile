@@ -61,7 +61,7 @@ lint: setup  ## ruff + sqlfluff (dbt templater, sparksql dialect), zero violatio
 	$(BIN)/ruff check src tests models_py
 	$(BIN)/ruff format --check src tests models_py
 	$(BIN)/python -m lastfm_lakehouse.data.countries --check
-	cd dbt_project && LAKEHOUSE_HOME=$${LINT_LAKEHOUSE_HOME:-$(CURDIR)/.lakehouse/lint} ../$(BIN)/sqlfluff lint models tests analyses --processes 1
+	cd dbt_project && LAKEHOUSE_HOME=$${LINT_LAKEHOUSE_HOME:-$(CURDIR)/.lakehouse/lint} ../$(BIN)/sqlfluff lint models ../models_py tests analyses --processes 1
 
 generate: setup  ## synthetic raw files: make generate USERS=359347 SEED=360 OUT=data/generated
 	$(BIN)/python -m lastfm_lakehouse.data.generate --users $(USERS) --seed $(SEED) --out $(OUT)

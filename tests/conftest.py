@@ -72,7 +72,7 @@ def invoke_dbt(
     limits it to those nodes and the tests whose parents are all selected."""
     from dbt.cli.main import dbtRunner
 
-    os.environ["LASTFM_RAW_DIR"] = str(raw_dir)
+    given = {"raw_schema": f"{schema}_raw", "raw_data_dir": str(raw_dir), **(variables or {})}
     os.environ["LASTFM_SCHEMA"] = schema
     try:
         return dbtRunner().invoke(
@@ -85,12 +85,11 @@ def invoke_dbt(
                 "--target-path",
                 str(target_dir),
                 "--vars",
-                json.dumps({"raw_schema": f"{schema}_raw", **(variables or {})}),
+                json.dumps(given),
                 *(["--select", select, "--indirect-selection", "cautious"] if select else []),
             ]
         )
     finally:
-        os.environ.pop("LASTFM_RAW_DIR", None)
         os.environ.pop("LASTFM_SCHEMA", None)
 
 

@@ -228,7 +228,7 @@ def test_lsh_distances_are_exact_jaccard(spark, build: Build) -> None:
 def test_evaluation_beats_popularity_and_reports_every_metric(spark, build: Build) -> None:
     evaluation = to_pandas(build.table(spark, "mart_model_evaluation"))
     table = evaluation.set_index(["model", "metric"]).value
-    for model in ("als", "knn", "popularity"):
+    for model in ("als", "als_balanced", "knn", "popularity"):
         for metric in ("precision", "recall", "ndcg", "map", "coverage"):
             assert 0 <= table[(model, metric)] <= 1
     assert table[("als", "ndcg")] > table[("popularity", "ndcg")]
@@ -237,3 +237,23 @@ def test_evaluation_beats_popularity_and_reports_every_metric(spark, build: Buil
     assert 0 < table[("knn", "neighbour_recall")] <= 1
     gate = [r for r in build.results if r.node.name == "assert_recommenders_beat_popularity"]
     assert gate and str(gate[0].status) == "pass"
+
+
+def test_tuning_model_builds_on_a_one_point_grid(spark, build: Build, tmp_path: Path) -> None:
+    """mart_als_tuning is off by default; asked for with a 1 x 1 x 1 grid it trains one ALS on the
+    validation split and marks it best."""
+    grid = {
+        "max_rows_per_artist": ROWS_PER_ARTIST,
+        "plays_cap": CAP,
+        "als_tuning": True,
+        "als_tuning_ranks": [4],
+        "als_tuning_reg_params": [0.05],
+        "als_tuning_alphas": [10],
+        "als_max_iter": 2,
+    }
+    dbt_build(build.raw_dir, build.schema, tmp_path / "target", grid, select="mart_als_tuning")
+    tuning = to_pandas(build.table(spark, "mart_als_tuning"))
+    assert len(tuning) == 1
+    row = tuning.iloc[0]
+    assert (row["rank"], row["reg_param"], row["alpha"], row["max_iter"]) == (4, 0.05, 10.0, 2)
+    assert bool(row["is_best"]) and 0 <= row["ndcg"] <= 1 and row["users_evaluated"] > 0

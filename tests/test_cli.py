@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from lastfm_lakehouse.cli import with_vars
 from lastfm_lakehouse.data import generate
 from lastfm_lakehouse.settings import PLAYS_FILE
 
@@ -34,6 +35,33 @@ def env(tmp_path: Path) -> dict[str, str]:
     for name in ("LASTFM_RAW_DIR", "LASTFM_SCHEMA"):
         values.pop(name, None)
     return values
+
+
+def test_raw_input_reaches_dbt_as_vars_merged_with_the_users_own() -> None:
+    defaults = {"raw_data_dir": "/data/x", "plays_file": "p.tsv"}
+    assert with_vars(["--select", "dim_users"], defaults) == [
+        "--select",
+        "dim_users",
+        "--vars",
+        json.dumps(defaults),
+    ]
+    merged = with_vars(["--vars", "{plays_cap: 500, raw_data_dir: /mine}", "-x"], defaults)
+    assert merged[:1] == ["-x"] and merged[1] == "--vars"
+    assert json.loads(merged[2]) == {"raw_data_dir": "/mine", "plays_file": "p.tsv", "plays_cap": 500}
+    assert json.loads(with_vars(["--vars={a: 1}"], {})[1]) == {"a": 1}
+    with pytest.raises(ValueError, match="mapping"):
+        with_vars(["--vars", "[1, 2]"], defaults)
+
+
+@pytest.mark.spark
+def test_plain_dbt_on_a_directory_without_the_files_names_the_file_and_the_var(tmp_path: Path) -> None:
+    from .conftest import invoke_dbt
+
+    result = invoke_dbt("run", tmp_path / "nowhere", "cli_missing", tmp_path / "target", select="dim_users")
+    assert not result.success  # type: ignore[attr-defined]
+    message = str(result.exception)  # type: ignore[attr-defined]
+    assert f"{tmp_path / 'nowhere'}/usersha1-artmbid-artname-plays.tsv not found" in message
+    assert "raw_data_dir" in message
 
 
 def test_missing_raw_files_fail_fast_and_say_which(env: dict[str, str], tmp_path: Path) -> None:

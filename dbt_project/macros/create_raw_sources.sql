@@ -1,20 +1,26 @@
 {#
     Expose the two raw files as Spark text tables, one row per line (column `value`), in
     var('raw_schema'), and a small table raw_files with what the text reader cannot tell (a
-    byte-order mark at the start of a file, which it skips). The files are found by the lakehouse
-    adapter (adapter.raw_data_dir()):
-    $LASTFM_RAW_DIR, else data/raw/ when it holds both files, else data/generated/.
-    The tables are external: dropping them never touches the files. Runs on-run-start, or
-    `dbt run-operation create_raw_sources`.
+    byte-order mark at the start of a file, which it skips). The files are
+    var('raw_data_dir') / var('plays_file') and var('profiles_file'); `make build` resolves the
+    directory and passes it as a var. The tables are external: dropping them never touches the
+    files. Runs on-run-start, or `dbt run-operation create_raw_sources`.
 #}
 {% macro create_raw_sources() %}
     {% if execute %}
-        {% set raw_dir = adapter.raw_data_dir() %}
+        {% set raw_dir = adapter.absolute_path(var('raw_data_dir')) %}
         {% set schema = var('raw_schema') %}
         {% set files = {
-            'raw_plays': 'usersha1-artmbid-artname-plays.tsv',
-            'raw_profiles': 'usersha1-profile.tsv',
+            'raw_plays': var('plays_file'),
+            'raw_profiles': var('profiles_file'),
         } %}
+        {% for file_name in files.values() if not adapter.is_file(raw_dir ~ '/' ~ file_name) %}
+            {% do exceptions.raise_compiler_error(
+                'raw file ' ~ raw_dir ~ '/' ~ file_name ~ ' not found (var raw_data_dir = '
+                ~ var('raw_data_dir') ~ "). Run `make build`, which finds the real files or generates"
+                ~ " a dataset, or pass --vars '{raw_data_dir: /dir/with/both/files}'"
+            ) %}
+        {% endfor %}
         {% do run_query('create schema if not exists ' ~ schema) %}
         {% set file_rows = [] %}
         {% for table, file_name in files.items() %}

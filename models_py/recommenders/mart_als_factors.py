@@ -8,7 +8,8 @@ from lastfm_lakehouse.recommenders.als import AlsParams, parse_training_input, t
 
 def model(dbt, spark):
     # dbt hands a Python model only the config keys its file names in literal dbt.config.get("...")
-    # calls, so they are gathered here; the *Params.from_config methods parse and validate them.
+    # calls, so they are gathered here (the same lines in every model that needs a key: a shared
+    # helper would hide the keys from dbt); the *Params.from_config methods parse and validate them.
     config = {
         "als_rank": dbt.config.get("als_rank"),
         "als_max_iter": dbt.config.get("als_max_iter"),

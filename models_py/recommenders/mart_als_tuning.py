@@ -11,7 +11,8 @@ from lastfm_lakehouse.recommenders.als import AlsParams, parse_training_input
 
 def model(dbt, spark):
     # dbt hands a Python model only the config keys its file names in literal dbt.config.get("...")
-    # calls, so they are gathered here; the *Params.from_config methods parse and validate them.
+    # calls, so they are gathered here (the same lines in every model that needs a key: a shared
+    # helper would hide the keys from dbt); the *Params.from_config methods parse and validate them.
     config = {
         "als_rank": dbt.config.get("als_rank"),
         "als_max_iter": dbt.config.get("als_max_iter"),
@@ -31,7 +32,7 @@ def model(dbt, spark):
     reg_params = str(config["als_tuning_reg_params"])
     alphas = str(config["als_tuning_alphas"])
     results = grid_search(
-        dbt.ref("int_plays_holdout_split"),
+        dbt.ref("eval_plays_holdout_split"),
         base,
         ranks=[int(v) for v in ranks.split(",")],
         reg_params=[float(v) for v in reg_params.split(",")],

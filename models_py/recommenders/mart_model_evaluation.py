@@ -1,4 +1,4 @@
-"""ALS, kNN and the most-popular baseline scored on the per-user hold-out (int_plays_holdout_split).
+"""ALS, kNN and the most-popular baseline scored on the per-user hold-out (eval_plays_holdout_split).
 
 ``als`` trains on the input the production ALS uses (var als_training_input); the other input is
 scored beside it (``als_balanced`` or ``als_all``) so every build shows the trade-off.
@@ -17,7 +17,8 @@ from lastfm_lakehouse.recommenders.popularity import MostPopular
 
 def model(dbt, spark):
     # dbt hands a Python model only the config keys its file names in literal dbt.config.get("...")
-    # calls, so they are gathered here; the *Params.from_config methods parse and validate them.
+    # calls, so they are gathered here (the same lines in every model that needs a key: a shared
+    # helper would hide the keys from dbt); the *Params.from_config methods parse and validate them.
     config = {
         "als_rank": dbt.config.get("als_rank"),
         "als_max_iter": dbt.config.get("als_max_iter"),
@@ -47,7 +48,7 @@ def model(dbt, spark):
         UserKnn(knn_params, dbt.ref("dim_users")),
     ]
     sample = EvaluationSample(int(config["evaluation_max_users"]), int(config["holdout_seed"]))
-    results = evaluate(dbt.ref("int_plays_holdout_split"), recommenders, int(config["evaluation_k"]), sample)
+    results = evaluate(dbt.ref("eval_plays_holdout_split"), recommenders, int(config["evaluation_k"]), sample)
     frame = spark.createDataFrame(results)
     return frame.select(
         "model",

@@ -15,7 +15,8 @@ from lastfm_lakehouse.recommenders.topn import lay_out_for_lookups
 
 def model(dbt, spark):
     # dbt hands a Python model only the config keys its file names in literal dbt.config.get("...")
-    # calls, so they are gathered here; the *Params.from_config methods parse and validate them.
+    # calls, so they are gathered here (the same lines in every model that needs a key: a shared
+    # helper would hide the keys from dbt); the *Params.from_config methods parse and validate them.
     config = {
         "knn_k": dbt.config.get("knn_k"),
         "knn_age_weight": dbt.config.get("knn_age_weight"),

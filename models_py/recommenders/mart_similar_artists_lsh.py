@@ -9,7 +9,8 @@ from lastfm_lakehouse.recommenders.topn import lay_out_for_lookups
 
 def model(dbt, spark):
     # dbt hands a Python model only the config keys its file names in literal dbt.config.get("...")
-    # calls, so they are gathered here; LshParams.from_config parses and validates them.
+    # calls, so they are gathered here (the same lines in every model that needs a key: a shared
+    # helper would hide the keys from dbt); LshParams.from_config parses and validates them.
     config = {
         "similar_artists_k": dbt.config.get("similar_artists_k"),
         "lsh_hash_tables": dbt.config.get("lsh_hash_tables"),

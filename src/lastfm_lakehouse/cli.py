@@ -19,11 +19,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import yaml
+
 from lastfm_lakehouse.data import raw_files
 from lastfm_lakehouse.settings import (
     DEFAULT_GENERATED_USERS,
     DEFAULT_GENERATOR_SEED,
     ENV_RAW_DIR,
+    PLAYS_FILE,
+    PROFILES_FILE,
     generated_raw_dir,
     lakehouse_home,
     repo_root,
@@ -82,6 +86,24 @@ def ensure_raw_data(users: int, seed: int) -> raw_files.RawData:
 def _generated_differs(directory: Path, users: int, seed: int) -> bool:
     manifest = json.loads((directory / "GENERATED.json").read_text(encoding="utf-8"))
     return manifest.get("users") != users or manifest.get("seed") != seed
+
+
+def with_vars(dbt_args: list[str], defaults: dict[str, str]) -> list[str]:
+    """``dbt_args`` with one ``--vars``: ``defaults`` overridden by the user's own ``--vars`` (dbt
+    takes a single --vars, so they are merged here)."""
+    rest: list[str] = []
+    given: dict[str, object] = {}
+    args = iter(dbt_args)
+    for arg in args:
+        if arg == "--vars" or arg.startswith("--vars="):
+            text = arg.partition("=")[2] if "=" in arg else next(args, "")
+            parsed = yaml.safe_load(text) or {}
+            if not isinstance(parsed, dict):
+                raise ValueError(f"--vars must be a YAML/JSON mapping, got {text!r}")
+            given.update(parsed)
+        else:
+            rest.append(arg)
+    return [*rest, "--vars", json.dumps({**defaults, **given})]
 
 
 def run_dbt(command: str, dbt_args: list[str]) -> bool:
@@ -151,11 +173,16 @@ def build(args: argparse.Namespace) -> int:
     except (raw_files.RawDataError, ValueError) as exc:
         say(str(exc))
         return 2
-    os.environ[ENV_RAW_DIR] = str(data.directory)
+    raw_vars = {"raw_data_dir": str(data.directory), "plays_file": PLAYS_FILE, "profiles_file": PROFILES_FILE}
+    try:
+        dbt_args = with_vars(args.dbt_args, raw_vars)
+    except (ValueError, yaml.YAMLError) as exc:
+        say(f"bad dbt arguments: {exc}")
+        return 2
     kind = "SYNTHETIC (generated)" if data.is_generated else "as given"
     say(f"raw data: {data.origin}: {data.directory} [{kind}]")
     say(f"lakehouse: {lakehouse_home()} (warehouse, Derby metastore, logs)")
-    ok = run_dbt("build", args.dbt_args)
+    ok = run_dbt("build", dbt_args)
     from lastfm_lakehouse.spark_session import get_or_create
 
     schema = os.environ.get("LASTFM_SCHEMA", "lastfm")

@@ -50,7 +50,7 @@ STAGES = (
     ("marts", "dim_artists"),
     ("marts", "fct_plays"),
     ("marts", "fct_plays_balanced"),
-    ("intermediate", "int_plays_holdout_split"),
+    ("evaluation", "eval_plays_holdout_split"),
     ("recommenders", "mart_als_factors"),
     ("recommenders", "mart_recommendations_als"),
     ("recommenders", "mart_recommendations_knn"),
@@ -216,7 +216,7 @@ def head_to_head(spark: Any, project: BuiltProject) -> dict[str, Any]:
 
     config = project.config
     params = AlsParams.from_config(config.get)
-    split = spark.table(project.table("int_plays_holdout_split"))
+    split = spark.table(project.table("eval_plays_holdout_split"))
     return head_to_head.run(
         split,
         params,
@@ -233,7 +233,7 @@ def training_inputs(spark: Any, project: BuiltProject) -> dict[str, Any]:
 
     config = project.config
     return training_inputs.run(
-        spark.table(project.table("int_plays_holdout_split")),
+        spark.table(project.table("eval_plays_holdout_split")),
         AlsParams.from_config(config.get),
         int(config["evaluation_k"]),
         EvaluationSample(int(config["evaluation_max_users"]), int(config["holdout_seed"])),
@@ -247,7 +247,7 @@ def levers(spark: Any, project: BuiltProject, home: Path, iterations: int) -> di
 
     config = project.config
     ratings = home / "als-levers" / "ratings.parquet"
-    split = spark.table(project.table("int_plays_holdout_split"))
+    split = spark.table(project.table("eval_plays_holdout_split"))
     split.where("not is_holdout").select("user_key", "artist_key", "rating").write.mode("overwrite").parquet(
         str(ratings)
     )
@@ -259,7 +259,8 @@ def levers(spark: Any, project: BuiltProject, home: Path, iterations: int) -> di
         float(config["als_alpha"]),
         say=say,
     )
-    return {"iterations": iterations, "ratings": "int_plays_holdout_split where not is_holdout", "fits": rows}
+    ratings = "eval_plays_holdout_split where not is_holdout"
+    return {"iterations": iterations, "ratings": ratings, "fits": rows}
 
 
 def results_path(out: Path, scale: float, today: dt.date) -> Path:

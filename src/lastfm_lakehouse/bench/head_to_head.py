@@ -1,6 +1,6 @@
 """Spark ALS against ``implicit``'s CPU ALS on the same ratings matrix and the same hold-out split.
 
-What is the same for both: the training rows (``int_plays_holdout_split``, not held out), factors,
+What is the same for both: the training rows (``eval_plays_holdout_split``, not held out), factors,
 iterations, regularisation value, alpha, thread count (Spark's ``local[*]`` cores = implicit's
 ``num_threads``), the evaluated users (a seeded sample of the users with held-out rows) and the
 scoring code (both are ``recommenders.base.Recommender``s scored by ``evaluation.holdout.Holdout``,
@@ -157,7 +157,7 @@ def run(
     )
     spark_als, implicit_als = als.Als(params, name="spark"), ImplicitAls(params, threads)
     results: dict[str, Any] = {
-        "matrix": {**shape.asDict(), "source": "int_plays_holdout_split where not is_holdout"},
+        "matrix": {**shape.asDict(), "source": "eval_plays_holdout_split where not is_holdout"},
         "parameters": {
             "factors": params.rank,
             "iterations": params.max_iter,

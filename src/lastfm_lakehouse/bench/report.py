@@ -137,6 +137,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"| {n['name']} | {n['type']} | {n['seconds']:,.1f} |" for n in nodes["models"]]
     lines += ["", "## Rows per stage", "", "| stage | relation | rows |", "|---|---|---|"]
     lines += [f"| {r['stage']} | {r['relation']} | {r['rows']:,} |" for r in results["rows"]]
+    # Each section below is a heading and a markdown table: the same shape, different columns.
     lines += [
         "",
         "## Evaluation (mart_model_evaluation)",

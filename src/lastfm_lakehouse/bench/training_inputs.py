@@ -1,6 +1,6 @@
 """``make bench``: what ALS should train on, measured on the build's hold-out split.
 
-ALS (the project's parameters) is trained on the training rows of ``int_plays_holdout_split``
+ALS (the project's parameters) is trained on the training rows of ``eval_plays_holdout_split``
 capped at each of several row counts per artist - the seeded hash sample ``fct_plays_balanced``
 takes, ``max_rows_per_artist`` = 180, 1,000, 5,000 - and on all of them, and each fit is scored
 on the same sampled users with the evaluation's code: NDCG@k, precision@k and catalogue coverage,

@@ -380,6 +380,7 @@ class Catalogue:
                 name = odd.pop(0)
             else:
                 name = self._one_name(rng)
+                # the shape of _one_name's ladder, not its logic: rare real-file oddities on top
                 roll = rng.random()
                 if roll < 0.0015:
                     name = f'{FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))]} "{self._word(rng)}" {name}'

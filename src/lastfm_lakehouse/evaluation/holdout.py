@@ -65,7 +65,7 @@ def _as_lists(frame: pd.DataFrame) -> dict[int, list[int]]:
 
 
 def training_rows(split: DataFrame, training_input: str) -> DataFrame:
-    """The rows of int_plays_holdout_split a model trains on for ``training_input``
+    """The rows of eval_plays_holdout_split a model trains on for ``training_input``
     (als.TRAINING_INPUTS): every non-held-out row, or those within the per-artist cap
     (``is_training_sample``)."""
     condition = {"all": "not is_holdout", "balanced": "is_training_sample"}[

@@ -1,6 +1,6 @@
 """A small ALS grid search (rank x reg_param x alpha) on a train/validation split of the training rows.
 
-The validation rows come from the *training* side of int_plays_holdout_split (never its held-out
+The validation rows come from the *training* side of eval_plays_holdout_split (never its held-out
 rows, which stay untouched for mart_model_evaluation): each training-sample user with at least
 ``min_artists`` rows lends ``fraction`` of them, chosen by a seeded hash. The best row's parameters
 (highest NDCG@k) can be copied into the als_* vars.

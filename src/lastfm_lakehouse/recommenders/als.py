@@ -6,13 +6,14 @@ Ratings are ``fct_plays*.rating`` in [0, 1]; Spark's implicit ALS turns them int
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from lastfm_lakehouse.evaluation import metrics
 from lastfm_lakehouse.recommenders.base import PLAYED, Diagnostic, Recommender
+from lastfm_lakehouse.recommenders.params import ModelParams
 from lastfm_lakehouse.recommenders.topn import Targets, spark_top_n
 from lastfm_lakehouse.settings import ARTIST_KEY, RATING, USER_KEY
 
@@ -22,7 +23,17 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class AlsParams:
+class AlsParams(ModelParams):
+    # field -> dbt var (ModelParams.from_config); the same shape in every *Params class
+    CONFIG_KEYS: ClassVar[dict[str, str]] = {
+        "rank": "als_rank",
+        "max_iter": "als_max_iter",
+        "reg_param": "als_reg_param",
+        "alpha": "als_alpha",
+        "seed": "als_seed",
+        "blocks": "als_num_blocks",
+    }
+
     rank: int = 32
     max_iter: int = 10
     reg_param: float = 0.1
@@ -37,25 +48,6 @@ class AlsParams:
             raise ValueError(f"ALS blocks must be >= 0 (0 = one per core), got {self.blocks}")
         if self.reg_param < 0 or self.alpha < 0:
             raise ValueError(f"ALS reg_param and alpha must be >= 0, got {self.reg_param} and {self.alpha}")
-
-    @classmethod
-    def from_config(cls, get: Any) -> AlsParams:
-        """From a dbt Python model's ``dbt.config.get`` (vars passed through model config)."""
-        return cls(
-            rank=int(get("als_rank")),
-            max_iter=int(get("als_max_iter")),
-            reg_param=float(get("als_reg_param")),
-            alpha=float(get("als_alpha")),
-            seed=int(get("als_seed")),
-            blocks=int(get("als_num_blocks")),
-        )
-
-    def as_text(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in asdict(self).items())
-
-    def as_map(self, **extra: str) -> dict[str, str]:
-        """The parameters (and ``extra`` entries) as strings, for a map<string, string> column."""
-        return {**{k: str(v) for k, v in asdict(self).items()}, **extra}
 
 
 SPARK_DEFAULT_BLOCKS = 10
@@ -104,6 +96,7 @@ def train(ratings: DataFrame, params: AlsParams) -> tuple[DataFrame, DataFrame]:
         if column not in ratings.columns:
             raise ValueError(f"ALS input lacks column {column!r} (has {', '.join(ratings.columns)})")
     blocks = params.blocks or _cores(ratings.sparkSession) or SPARK_DEFAULT_BLOCKS
+    # one keyword per parameter (a call shaped like any other keyword-heavy call)
     als = ALS(
         numUserBlocks=blocks,
         numItemBlocks=blocks,

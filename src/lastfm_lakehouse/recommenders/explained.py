@@ -17,11 +17,12 @@ from lastfm_lakehouse.recommenders.base import PLAYED
 from lastfm_lakehouse.recommenders.topn import (
     NormOrdered,
     Targets,
+    batch_factors,
     compact,
     normalise_rows,
-    require_finite,
     spread,
     top_n,
+    top_n_schema,
 )
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 
@@ -33,18 +34,10 @@ def recommend_with_reasons(
     user_factors: DataFrame, histories: DataFrame, artists: Targets, n: int
 ) -> DataFrame:
     """``(user_key, rank, artist_key, score, because_artist_key)``: top ``n`` unplayed artists per user."""
-    from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
+    from pyspark.sql.types import IntegerType
 
     normalised = compact(normalise_rows(artists.factors))
-    schema = StructType(
-        [
-            StructField(USER_KEY, IntegerType(), False),
-            StructField("rank", IntegerType(), False),
-            StructField(ARTIST_KEY, IntegerType(), False),
-            StructField("score", DoubleType(), False),
-            StructField("because_artist_key", IntegerType(), True),
-        ]
-    )
+    schema = top_n_schema(USER_KEY, ARTIST_KEY).add("because_artist_key", IntegerType(), True)
 
     ordered = NormOrdered.of(artists.factors)
 
@@ -52,9 +45,7 @@ def recommend_with_reasons(
         for batch in batches:
             if batch.empty:
                 continue
-            users = np.asarray(np.stack(batch["factors"].to_numpy()), dtype=np.float64)
-            require_finite(users, batch[USER_KEY].to_numpy(), f"factors of {USER_KEY}")
-            users = compact(users)
+            users = compact(batch_factors(batch, USER_KEY))
             played_keys = [np.asarray(k if k is not None else [], dtype=np.int64) for k in batch[PLAYED]]
             played_ratings = [
                 np.asarray(r if r is not None else [], dtype=np.float64) for r in batch["played_ratings"]

@@ -29,14 +29,15 @@ L1-normalised plays, ``pred(u, a) = sum_v s(u, v) p_v(a) / sum_v s(u, v)`` with 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from lastfm_lakehouse.recommenders.base import Diagnostic, Recommender
+from lastfm_lakehouse.recommenders.params import ModelParams
 from lastfm_lakehouse.recommenders.topn import spread, top_k_of_rows, top_n_schema
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 
@@ -48,7 +49,16 @@ RECALL_SAMPLE = 200
 
 
 @dataclass(frozen=True)
-class KnnParams:
+class KnnParams(ModelParams):
+    # field -> dbt var (ModelParams.from_config); the same shape in every *Params class
+    CONFIG_KEYS: ClassVar[dict[str, str]] = {
+        "k": "knn_k",
+        "age_weight": "knn_age_weight",
+        "country_weight": "knn_country_weight",
+        "top_artists": "knn_top_artists",
+        "candidates": "knn_candidates",
+    }
+
     k: int = 100
     age_weight: float = 0.05
     country_weight: float = 0.05
@@ -65,20 +75,6 @@ class KnnParams:
             )
         if self.age_weight < 0 or self.country_weight < 0:
             raise ValueError("kNN age_weight and country_weight must be >= 0")
-
-    @classmethod
-    def from_config(cls, get: Any) -> KnnParams:
-        """From a dbt Python model's config values (see ``als.AlsParams.from_config``)."""
-        return cls(
-            k=int(get("knn_k")),
-            age_weight=float(get("knn_age_weight")),
-            country_weight=float(get("knn_country_weight")),
-            top_artists=int(get("knn_top_artists")),
-            candidates=int(get("knn_candidates")),
-        )
-
-    def as_text(self) -> str:
-        return ", ".join(f"{key}={value}" for key, value in asdict(self).items())
 
 
 @dataclass

@@ -10,8 +10,9 @@ listener makes every artist they played look identical).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ClassVar
 
+from lastfm_lakehouse.recommenders.params import ModelParams
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 
 if TYPE_CHECKING:
@@ -19,7 +20,15 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class LshParams:
+class LshParams(ModelParams):
+    # field -> dbt var (ModelParams.from_config); the same shape in every *Params class
+    CONFIG_KEYS: ClassVar[dict[str, str]] = {
+        "hash_tables": "lsh_hash_tables",
+        "max_distance": "lsh_max_distance",
+        "min_listeners": "lsh_min_listeners",
+        "seed": "lsh_seed",
+    }
+
     hash_tables: int = 5
     max_distance: float = 0.95
     min_listeners: int = 2
@@ -32,16 +41,6 @@ class LshParams:
             raise ValueError(f"lsh_max_distance must be in [0, 1], got {self.max_distance}")
         if self.min_listeners < 1:
             raise ValueError(f"lsh_min_listeners must be >= 1, got {self.min_listeners}")
-
-    @classmethod
-    def from_config(cls, get: Any) -> LshParams:
-        """From a dbt Python model's config values (see ``als.AlsParams.from_config``)."""
-        return cls(
-            hash_tables=int(get("lsh_hash_tables")),
-            max_distance=float(get("lsh_max_distance")),
-            min_listeners=int(get("lsh_min_listeners")),
-            seed=int(get("lsh_seed")),
-        )
 
 
 def similar_artists(plays: DataFrame, params: LshParams, k: int) -> DataFrame:

@@ -255,6 +255,7 @@ def _top_n_block(
     return np.where(best >= 0, index.order[np.maximum(best, 0)], -1), values
 
 
+# cosine_top_n takes top_n's arguments on purpose: it is top_n on normalised queries.
 def cosine_top_n(
     queries: np.ndarray,
     targets: np.ndarray | NormOrdered,
@@ -266,6 +267,14 @@ def cosine_top_n(
     clamped to [-1, 1] against float32 rounding. A zero vector scores 0 against everything."""
     indices, scores = top_n(compact(normalise_rows(queries)), targets, n, exclude)
     return indices, np.clip(scores, -1.0, 1.0)
+
+
+def batch_factors(batch: pd.DataFrame, key: str) -> np.ndarray:
+    """The ``factors`` column of a mapInPandas batch as a float64 matrix; NaN/inf fails, naming
+    the ``key`` values at fault."""
+    matrix = np.asarray(np.stack(batch["factors"].to_numpy()), dtype=np.float64)
+    require_finite(matrix, batch[key].to_numpy(), f"factors of {key}")
+    return matrix
 
 
 def top_n_schema(query_key: str, target_key: str) -> StructType:
@@ -298,16 +307,7 @@ def spark_top_n(
     ``normalise_queries`` (and targets built with ``normalise=True``) the scores are cosine
     similarities, clamped to [-1, 1] against float32 rounding.
     """
-    from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
-
-    schema = StructType(
-        [
-            StructField(query_key, IntegerType(), False),
-            StructField("rank", IntegerType(), False),
-            StructField(target_key, IntegerType(), False),
-            StructField("score", DoubleType(), False),
-        ]
-    )
+    schema = top_n_schema(query_key, target_key)
     columns = [query_key, "factors", *([exclude_column] if exclude_column else [])]
     ordered = NormOrdered.of(targets.factors)
 
@@ -315,8 +315,7 @@ def spark_top_n(
         for batch in batches:
             if batch.empty:
                 continue
-            matrix = np.asarray(np.stack(batch["factors"].to_numpy()), dtype=np.float64)
-            require_finite(matrix, batch[query_key].to_numpy(), f"factors of {query_key}")
+            matrix = batch_factors(batch, query_key)
             exclude = None
             if exclude_column:
                 exclude = [

@@ -199,6 +199,7 @@ def down(cluster: Cluster) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # the same argparse shape as serving.server's main: one subcommand word per entry point
     parser = argparse.ArgumentParser(
         prog="python -m lastfm_lakehouse.serving.metastore",
         description=__doc__,

@@ -231,6 +231,7 @@ def tail(path: Path, lines: int = 30) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # the same argparse shape as serving.metastore's main: one subcommand word per entry point
     parser = argparse.ArgumentParser(
         prog="python -m lastfm_lakehouse.serving.server",
         description=__doc__,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dbt.adapters.base import PythonJobHelper, available
 from dbt.adapters.spark.impl import SparkAdapter
 
 from dbt.adapters.lakehouse.connections import LakehouseConnectionManager
 from dbt.adapters.lakehouse.python_submissions import ConnectPythonJobHelper, SessionPythonJobHelper
-from lastfm_lakehouse.data import raw_files
 
 
 class LakehouseAdapter(SparkAdapter):
@@ -18,9 +19,14 @@ class LakehouseAdapter(SparkAdapter):
         return "lakehouse"
 
     @available
-    def raw_data_dir(self) -> str:
-        """Absolute path of the directory holding the two raw files (see ``raw_files.resolve``)."""
-        return str(raw_files.resolve().directory)
+    def absolute_path(self, path: str) -> str:
+        """``path`` made absolute: a relative one is relative to the dbt project's directory (Spark
+        would otherwise resolve a table location against its own working directory)."""
+        return str((Path(self.config.project_root) / Path(path).expanduser()).resolve())
+
+    @available
+    def is_file(self, path: str) -> bool:
+        return Path(path).is_file()
 
     @available
     def starts_with_bom(self, path: str) -> bool:
