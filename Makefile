@@ -12,7 +12,7 @@ SEED ?= 360
 OUT ?= data/generated
 SCALE ?= 1
 
-.PHONY: help setup java blas build test test-unit lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop bench-serve bench
+.PHONY: help setup java blas build test test-unit lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop directory directory-stop bench-serve bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -89,6 +89,12 @@ metastore: setup  ## PostgreSQL metastore for server + builds at once (then expo
 
 metastore-stop:  ## stop the PostgreSQL metastore
 	$(BIN)/python -m lastfm_lakehouse.serving.metastore down
+
+directory: setup  ## LDAP directory (Debian slapd) for the server's password checks (then LAKEHOUSE_SERVER_AUTH=ldap)
+	$(BIN)/python -m lastfm_lakehouse.serving.directory up
+
+directory-stop:  ## stop the LDAP directory
+	$(BIN)/python -m lastfm_lakehouse.serving.directory down
 
 bench-serve: setup  ## 8 clients x 60 s of point lookups over Thrift against the built lakehouse (starts the server)
 	$(BIN)/python -m lastfm_lakehouse.serving.server start

@@ -72,7 +72,12 @@ def invoke_dbt(
     limits it to those nodes and the tests whose parents are all selected."""
     from dbt.cli.main import dbtRunner
 
-    given = {"raw_schema": f"{schema}_raw", "raw_data_dir": str(raw_dir), **(variables or {})}
+    given = {
+        "raw_schema": f"{schema}_raw",
+        "raw_data_dir": str(raw_dir),
+        "raw_data_fallback_dir": str(raw_dir),  # hermetic: never the repo's data/generated
+        **(variables or {}),
+    }
     os.environ["LASTFM_SCHEMA"] = schema
     try:
         return dbtRunner().invoke(

@@ -1,7 +1,9 @@
 """The served lakehouse with real clients: a PostgreSQL metastore, a Spark standalone master and worker
 on loopback (from pyspark's own jars), the server (`python -m lastfm_lakehouse.serving.server`) on that
 cluster, ``dbt build --target server`` through it, beeline and PyHive as BI tools would connect, and
-an embedded build writing to the same metastore while the server runs.
+an embedded build writing to the same metastore while the server runs. The server checks passwords
+against an LDAP directory (``serving.directory``) and Spark Connect's token, so every client here
+logs in as a BI user would.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,7 @@ import pyspark
 import pytest
 
 from lastfm_lakehouse.data import generate
+from lastfm_lakehouse.serving import credentials
 
 from .conftest import REPO
 
@@ -70,6 +74,9 @@ def served() -> Iterator[dict[str, str]]:
         "LAKEHOUSE_CONNECT_PORT": str(free_port()),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
+        # small enough for the hostile-query test to reach, large enough for the build over Thrift
+        "LAKEHOUSE_QUERY_TIMEOUT_SECONDS": "120",
+        "LAKEHOUSE_MAX_RESULT_SIZE": "64m",
     }
     for name in ("LASTFM_SCHEMA", "DBT_TARGET", "LAKEHOUSE_SPARK_MASTER"):
         env.pop(name, None)
@@ -79,6 +86,12 @@ def served() -> Iterator[dict[str, str]]:
     env["LAKEHOUSE_METASTORE_URL"] = run(
         [sys.executable, "-m", "lastfm_lakehouse.serving.metastore", "url"], env
     ).stdout.strip()
+    env["LAKEHOUSE_LDAP_PORT"] = str(free_port())
+    directory = run([sys.executable, "-m", "lastfm_lakehouse.serving.directory", "up"], env, timeout=600)
+    if directory.returncode == 0:
+        env["LAKEHOUSE_SERVER_AUTH"] = "ldap"
+    else:  # no slapd to be had (not root): the rest is still worth testing, without passwords
+        assert "apt-get, as root" in directory.stderr, directory.stdout + directory.stderr
     master_port, logs = free_port(), home / "logs"
     logs.mkdir(exist_ok=True)
     cluster = {
@@ -126,6 +139,15 @@ def served() -> Iterator[dict[str, str]]:
             process.terminate()
             process.wait(timeout=60)
         run([sys.executable, "-m", "lastfm_lakehouse.serving.metastore", "down"], env, timeout=120)
+        run([sys.executable, "-m", "lastfm_lakehouse.serving.directory", "down"], env, timeout=60)
+
+
+def login(served: dict[str, str]) -> dict[str, str]:
+    """PyHive keywords: the BI user's LDAP login when the server wants one."""
+    if served.get("LAKEHOUSE_SERVER_AUTH") != "ldap":
+        return {}
+    password = credentials.password_of("bi", Path(served["LAKEHOUSE_HOME"]))
+    return {"username": "bi", "password": password or "", "auth": "LDAP"}
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +187,11 @@ def test_beeline_lists_and_queries_the_marts(served: dict[str, str], server_buil
             str(SPARK_BIN / "beeline"),
             "-u",
             url,
+            *(
+                ["-n", "bi", "-w", str(Path(served["LAKEHOUSE_HOME"]) / "secrets" / "bi.password")]
+                if login(served)
+                else []
+            ),
             "--silent=true",
             "--outputformat=tsv2",
             "-e",
@@ -190,7 +217,7 @@ def test_beeline_lists_and_queries_the_marts(served: dict[str, str], server_buil
 def test_pyhive_point_lookup_and_error_keeps_the_server_up(served: dict[str, str], server_build) -> None:
     from pyhive import exc, hive
 
-    connection = hive.connect(host="127.0.0.1", port=int(served["LAKEHOUSE_THRIFT_PORT"]))
+    connection = hive.connect(host="127.0.0.1", port=int(served["LAKEHOUSE_THRIFT_PORT"]), **login(served))
     cursor = connection.cursor()
     cursor.execute("select user_sha1 from lastfm.dim_users where has_plays order by user_key limit 1")
     (sha1,) = cursor.fetchone()
@@ -221,9 +248,159 @@ def test_embedded_build_shares_the_metastore_with_the_running_server(
     assert result.returncode == 0, result.stdout[-4000:]
     from pyhive import hive
 
-    cursor = hive.connect(host="127.0.0.1", port=int(served["LAKEHOUSE_THRIFT_PORT"])).cursor()
+    cursor = hive.connect(
+        host="127.0.0.1", port=int(served["LAKEHOUSE_THRIFT_PORT"]), **login(served)
+    ).cursor()
     cursor.execute("select count(*) from side_seeds.lastfm_countries")
     assert cursor.fetchone()[0] == 239
+
+
+def table_location(cursor: object, table: str) -> str:
+    cursor.execute(f"describe table extended {table}")  # type: ignore[attr-defined]
+    rows = cursor.fetchall()  # type: ignore[attr-defined]
+    return next(str(row[1]).strip() for row in rows if str(row[0]).strip() == "Location")
+
+
+def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
+    served: dict[str, str], server_build
+) -> None:
+    """8 PyHive clients loop over users' top-N and the dims' row counts while an embedded build on
+    the same metastore republishes those tables: no query fails, every answer is one complete
+    version, and the server reads the new version right after the build, without a restart."""
+    from pyhive import hive
+
+    from lastfm_lakehouse.serving.server import METADATA_CACHE_TTL_SECONDS
+
+    port = int(served["LAKEHOUSE_THRIFT_PORT"])
+    setup = hive.connect(host="127.0.0.1", port=port, **login(served)).cursor()
+    setup.execute(
+        "select user_sha1, count(*) from lastfm.mart_recommendations_als "
+        "group by user_sha1 order by user_sha1 limit 40"
+    )
+    rows_per_user = dict(setup.fetchall())
+    setup.execute("select count(*) from lastfm.dim_users")
+    (user_count,) = setup.fetchone()
+    setup.execute("select count(*) from lastfm.fct_plays")
+    (play_count,) = setup.fetchone()
+    before = table_location(setup, "lastfm.mart_recommendations_als")
+    users = sorted(rows_per_user)
+
+    stop = threading.Event()
+    failures: list[str] = []
+    wrong: list[str] = []
+    answered = itertools.count()
+
+    def reader(number: int) -> None:
+        cursor = hive.connect(host="127.0.0.1", port=port, **login(served)).cursor()
+        for turn in itertools.count():
+            if stop.is_set():
+                return
+            user = users[(number * 7 + turn) % len(users)]
+            try:
+                cursor.execute(
+                    f"select count(*) from lastfm.mart_recommendations_als where user_sha1 = '{user}'"
+                )
+                (recommended,) = cursor.fetchone()
+                cursor.execute("select count(*) from lastfm.dim_users")
+                (dims,) = cursor.fetchone()
+                cursor.execute("select count(*) from lastfm.fct_plays")
+                (plays,) = cursor.fetchone()
+            except Exception as exc:  # every failure is the finding, whatever its type
+                failures.append(f"{type(exc).__name__}: {str(exc)[:300]}")
+                continue
+            next(answered)
+            if (recommended, dims, plays) != (rows_per_user[user], user_count, play_count):
+                wrong.append(f"{user}: {recommended} rows, {dims} users, {plays} plays")
+
+    readers = [threading.Thread(target=reader, args=(n,), daemon=True) for n in range(8)]
+    for thread in readers:
+        thread.start()
+    env = {**served, "LAKEHOUSE_SPARK_MASTER": "local[2]"}
+    rebuild = run(
+        [
+            sys.executable,
+            "-m",
+            "dbt.cli.main",
+            "run",
+            "--profiles-dir",
+            "../profiles",
+            "--select",
+            "fct_plays dim_users mart_als_factors mart_recommendations_als",
+        ],
+        env,
+        cwd=REPO / "dbt_project",
+        timeout=900,
+    )
+    time.sleep(METADATA_CACHE_TTL_SECONDS + 3)  # the readers go on past the switch
+    stop.set()
+    for thread in readers:
+        thread.join(timeout=120)
+    assert rebuild.returncode == 0, rebuild.stdout[-4000:]
+    queries = next(answered)
+    assert not failures, f"{len(failures)} failed of {queries + len(failures)}: {failures[:5]}"
+    assert not wrong, wrong[:5]
+    assert queries > 20
+    after = table_location(setup, "lastfm.mart_recommendations_als")
+    assert after != before and "mart_recommendations_als__versions/v" in after
+    versions_dir = (
+        Path(served["LAKEHOUSE_HOME"]) / "warehouse" / "lastfm.db" / "mart_recommendations_als__versions"
+    )
+    assert 1 <= len(list(versions_dir.iterdir())) <= 3  # current + versions within the grace period
+
+
+def test_hostile_queries_are_contained_and_lookups_go_on(served: dict[str, str], server_build) -> None:
+    """A cartesian join that would run for hours is cancelled at the query timeout, a result larger
+    than the result-size cap fails that query alone, the server stays up and answers lookups once
+    they end. (During the attack, lookups get a core only when one of its tasks ends: Spark does
+    not preempt running tasks, and on 2 cores a hostile query's tasks can hold both until the
+    timeout. How many lookups were answered meanwhile is printed, not asserted.)"""
+    from pyhive import hive
+
+    port = int(served["LAKEHOUSE_THRIFT_PORT"])
+    hostile = {
+        "endless cartesian join": "select count(*) from lastfm.fct_plays a "
+        "cross join lastfm.fct_plays b cross join lastfm.dim_users c",
+        "select * of a cartesian join": "select * from lastfm.fct_plays a cross join lastfm.fct_plays b",
+    }
+    outcome: dict[str, str] = {}
+
+    def attack(name: str, sql: str) -> None:
+        cursor = hive.connect(host="127.0.0.1", port=port, **login(served)).cursor()
+        try:
+            cursor.execute(sql)
+            cursor.fetchall()
+            outcome[name] = "answered"
+        except Exception as exc:  # the expected end of a hostile query, whatever its type
+            outcome[name] = f"refused: {type(exc).__name__}: {str(exc)[:200]}"
+
+    attackers = [threading.Thread(target=attack, args=item, daemon=True) for item in hostile.items()]
+    for thread in attackers:
+        thread.start()
+    cursor = hive.connect(host="127.0.0.1", port=port, **login(served)).cursor()
+    cursor.execute("select user_sha1 from lastfm.mart_recommendations_als limit 1")
+    (user,) = cursor.fetchone()
+    lookup = f"select rank, artist_name from lastfm.mart_recommendations_als where user_sha1 = '{user}'"
+    started, answered, starved = time.monotonic(), 0, []
+    while any(thread.is_alive() for thread in attackers):
+        try:
+            cursor.execute(lookup)
+            cursor.fetchall()
+            answered += 1
+        except Exception as exc:  # a lookup cancelled at the timeout while starved of cores
+            starved.append(str(exc)[:200])
+        time.sleep(0.5)
+    for thread in attackers:
+        thread.join(timeout=60)
+    print(
+        f"hostile queries ended after {time.monotonic() - started:.0f}s: {outcome}; lookups meanwhile: "
+        f"{answered} answered, {len(starved)} timed out"
+    )
+    assert set(outcome) == set(hostile), outcome
+    assert all(result.startswith("refused") for result in outcome.values()), outcome
+    assert all("TIMEDOUT" in reason or "timed out" in reason.lower() for reason in starved), starved
+    for _ in range(3):  # the server is up and answers lookups again
+        cursor.execute(lookup)
+        assert len(cursor.fetchall()) > 0
 
 
 def test_bench_serve_runs_bounded_and_reports(served: dict[str, str], server_build, tmp_path: Path) -> None:

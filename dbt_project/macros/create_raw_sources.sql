@@ -2,18 +2,28 @@
     Expose the two raw files as Spark text tables, one row per line (column `value`), in
     var('raw_schema'), and a small table raw_files with what the text reader cannot tell (a
     byte-order mark at the start of a file, which it skips). The files are
-    var('raw_data_dir') / var('plays_file') and var('profiles_file'); `make build` resolves the
+    var('raw_data_dir') / var('plays_file') and var('profiles_file') - or, when that directory
+    lacks them, var('raw_data_fallback_dir') (the generated dataset); `make build` resolves the
     directory and passes it as a var. The tables are external: dropping them never touches the
     files. Runs on-run-start, or `dbt run-operation create_raw_sources`.
 #}
 {% macro create_raw_sources() %}
     {% if execute %}
-        {% set raw_dir = adapter.absolute_path(var('raw_data_dir')) %}
         {% set schema = var('raw_schema') %}
         {% set files = {
             'raw_plays': var('plays_file'),
             'raw_profiles': var('profiles_file'),
         } %}
+        {% set raw_dir = adapter.absolute_path(var('raw_data_dir')) %}
+        {% set fallback_dir = adapter.absolute_path(var('raw_data_fallback_dir')) %}
+        {% if not (adapter.is_file(raw_dir ~ '/' ~ var('plays_file'))
+                   and adapter.is_file(raw_dir ~ '/' ~ var('profiles_file')))
+              and adapter.is_file(fallback_dir ~ '/' ~ var('plays_file'))
+              and adapter.is_file(fallback_dir ~ '/' ~ var('profiles_file')) %}
+            {{ log('raw data: ' ~ raw_dir ~ ' lacks the two files; reading ' ~ fallback_dir
+                   ~ ' (var raw_data_fallback_dir) instead', info=true) }}
+            {% set raw_dir = fallback_dir %}
+        {% endif %}
         {% for file_name in files.values() if not adapter.is_file(raw_dir ~ '/' ~ file_name) %}
             {% do exceptions.raise_compiler_error(
                 'raw file ' ~ raw_dir ~ '/' ~ file_name ~ ' not found (var raw_data_dir = '

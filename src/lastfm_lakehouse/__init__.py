@@ -6,7 +6,8 @@
 * ``recommenders``: the ``Recommender`` contract and ALS, user-kNN, MinHash LSH, most popular,
   with the top-N machinery they share (what the dbt Python models import);
 * ``evaluation``: ranking metrics, the hold-out evaluation loop, ALS tuning;
-* ``serving``: the Thrift + Spark Connect server and the PostgreSQL metastore;
+* ``serving``: the Thrift + Spark Connect server, the PostgreSQL metastore, the LDAP directory
+  and the secrets clients log in with;
 * ``bench``: ``make bench`` and ``make bench-serve``.
 """
 

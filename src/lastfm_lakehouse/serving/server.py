@@ -5,9 +5,13 @@ clients), over the same warehouse and metastore the builds write.
     python -m lastfm_lakehouse.serving.server start|stop|status|run   (make serve / make stop / make status)
 
 ``start`` is idempotent: a running server is left alone. The server binds to 127.0.0.1 unless
-``LAKEHOUSE_SERVER_HOST`` says otherwise, logs to ``$LAKEHOUSE_HOME/logs/server.log`` and keeps its
-pid in ``$LAKEHOUSE_HOME/server.pid``. ``LAKEHOUSE_SPARK_MASTER`` (e.g. ``spark://host:7077``,
-``yarn``, ``k8s://...``) runs it on a cluster instead of in-process.
+``LAKEHOUSE_SERVER_HOST`` says otherwise - and refuses any other address without authentication.
+``LAKEHOUSE_SERVER_AUTH=ldap`` checks Thrift clients' passwords against the LDAP directory
+(``make directory``, ``serving.directory``) and requires Spark Connect clients to send the token in
+``$LAKEHOUSE_HOME/secrets/connect.token`` (``serving.credentials``). It logs to
+``$LAKEHOUSE_HOME/logs/server.log`` and keeps its pid in ``$LAKEHOUSE_HOME/server.pid``.
+``LAKEHOUSE_SPARK_MASTER`` (e.g. ``spark://host:7077``, ``yarn``, ``k8s://...``) runs it on a
+cluster instead of in-process.
 """
 
 from __future__ import annotations
@@ -23,12 +27,28 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lastfm_lakehouse.serving import credentials
 from lastfm_lakehouse.settings import SparkSettings, lakehouse_home
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_THRIFT_PORT = 10000
 DEFAULT_CONNECT_PORT = 15002
 START_TIMEOUT_SECONDS = 240
+METADATA_CACHE_TTL_SECONDS = 5
+AUTH_MODES = ("none", "ldap")
+DEFAULT_QUERY_TIMEOUT_SECONDS = 300
+# FAIR between all jobs, not only between pools: Spark's implicit "default" pool is FIFO inside, so
+# one client's huge query would otherwise hold the cores until it ends and queue every lookup.
+FAIR_SCHEDULER_XML = """<?xml version="1.0"?>
+<allocations>
+  <pool name="default">
+    <schedulingMode>FAIR</schedulingMode>
+    <weight>1</weight>
+    <minShare>0</minShare>
+  </pool>
+</allocations>
+"""
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -37,15 +57,36 @@ class ServerConfig:
     thrift_port: int
     connect_port: int
     home: Path
+    auth: str = "none"
+    ldap_url: str = ""
+    query_timeout_seconds: int = DEFAULT_QUERY_TIMEOUT_SECONDS
 
     @classmethod
     def from_env(cls) -> ServerConfig:
+        ldap_port = os.environ.get("LAKEHOUSE_LDAP_PORT", "3389")
         return cls(
             host=os.environ.get("LAKEHOUSE_SERVER_HOST", DEFAULT_HOST),
             thrift_port=int(os.environ.get("LAKEHOUSE_THRIFT_PORT", DEFAULT_THRIFT_PORT)),
             connect_port=int(os.environ.get("LAKEHOUSE_CONNECT_PORT", DEFAULT_CONNECT_PORT)),
             home=lakehouse_home(),
+            auth=os.environ.get("LAKEHOUSE_SERVER_AUTH", "none").strip().lower() or "none",
+            ldap_url=os.environ.get("LAKEHOUSE_LDAP_URL", f"ldap://127.0.0.1:{ldap_port}"),
+            query_timeout_seconds=int(
+                os.environ.get("LAKEHOUSE_QUERY_TIMEOUT_SECONDS", DEFAULT_QUERY_TIMEOUT_SECONDS)
+            ),
         )
+
+    def refusal(self) -> str | None:
+        """Why this configuration must not be served, or None."""
+        if self.auth not in AUTH_MODES:
+            return f"LAKEHOUSE_SERVER_AUTH must be one of {', '.join(AUTH_MODES)}, got {self.auth!r}"
+        if self.auth == "none" and self.host not in LOOPBACK:
+            return (
+                f"refusing to serve on {self.host} without authentication: anyone who can reach it "
+                "would read every table. Set LAKEHOUSE_SERVER_AUTH=ldap (users in the directory "
+                "`make directory` starts) or bind to 127.0.0.1"
+            )
+        return None
 
     @property
     def pid_file(self) -> Path:
@@ -81,8 +122,46 @@ def running_pid(config: ServerConfig) -> int | None:
     return pid
 
 
+def auth_conf(config: ServerConfig) -> dict[str, str]:
+    """Thrift password checks against the LDAP directory and Spark Connect's pre-shared token
+    (read from its file here, in the server process: never on a command line; Spark redacts
+    ``*token*`` values in its UI and logs)."""
+    if config.auth != "ldap":
+        return {}
+    from lastfm_lakehouse.serving.directory import PEOPLE
+
+    return {
+        "spark.hadoop.hive.server2.authentication": "LDAP",
+        "spark.hadoop.hive.server2.authentication.ldap.url": config.ldap_url,
+        "spark.hadoop.hive.server2.authentication.ldap.baseDN": PEOPLE,
+        "spark.connect.authenticate.token": credentials.secret("connect", home=config.home),
+    }
+
+
+def containment_conf(config: ServerConfig) -> dict[str, str]:
+    """What keeps one hostile query (``select *`` over the largest table, a cartesian join) from
+    taking the server down or starving the point lookups."""
+    allocation = config.home / "fairscheduler.xml"
+    allocation.parent.mkdir(parents=True, exist_ok=True)
+    allocation.write_text(FAIR_SCHEDULER_XML)
+    return {
+        # Many BI sessions at once: share the cores fairly, job by job (FAIR_SCHEDULER_XML).
+        "spark.scheduler.mode": "FAIR",
+        "spark.scheduler.allocation.file": str(allocation),
+        # A result larger than this (serialized) fails that query instead of filling the server's
+        # heap. (incrementalCollect would stream it, but runs one job per partition: every point
+        # lookup would pay for it.)
+        "spark.driver.maxResultSize": os.environ.get("LAKEHOUSE_MAX_RESULT_SIZE", "512m"),
+        # A statement running longer than this is cancelled (LAKEHOUSE_QUERY_TIMEOUT_SECONDS).
+        "spark.sql.thriftServer.queryTimeout": f"{config.query_timeout_seconds}s",
+        "spark.sql.thriftServer.interruptOnCancel": "true",
+    }
+
+
 def server_conf(config: ServerConfig) -> dict[str, str]:
     return {
+        **auth_conf(config),
+        **containment_conf(config),
         "spark.app.name": "lastfm-lakehouse-server",
         "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
         "spark.connect.grpc.binding.address": config.host,
@@ -90,12 +169,15 @@ def server_conf(config: ServerConfig) -> dict[str, str]:
         "spark.hadoop.hive.server2.thrift.bind.host": config.host,
         "spark.hadoop.hive.server2.thrift.port": str(config.thrift_port),
         "spark.hadoop.hive.server2.transport.mode": "binary",
-        # Many BI sessions at once: share the cores fairly instead of first-come-first-served.
-        "spark.scheduler.mode": "FAIR",
         # BI sessions do point lookups: adaptive execution re-plans every query and cost one user's
         # top-10 (with ORDER BY) 226 ms against 138 ms without it. dbt's sessions (Thrift session
         # conf in profiles.yml, Spark Connect in the adapter) switch it back on for the builds.
         "spark.sql.adaptive.enabled": "false",
+        # Builds publish a table by pointing it at a new version directory (the lakehouse adapter's
+        # table materialisation), often from another process on the same metastore: each session
+        # re-reads a table's metadata at most this many seconds after a switch. The replaced version
+        # is kept far longer (var table_version_grace_seconds), so a stale read still finds its files.
+        "spark.sql.metadataCacheTTLSeconds": str(METADATA_CACHE_TTL_SECONDS),
         "spark.ui.enabled": "true",
     }
 
@@ -104,9 +186,18 @@ def run(config: ServerConfig) -> int:
     """Start both endpoints in this process and serve until SIGTERM/SIGINT."""
     from lastfm_lakehouse.spark_session import get_or_create
 
+    refusal = config.refusal()
+    if refusal:
+        print(f"ERROR: {refusal}", file=sys.stderr)
+        return 2
     settings = SparkSettings.from_env()
     spark = get_or_create(settings, extra_conf=server_conf(config))
     jvm = spark._jvm  # type: ignore[attr-defined]
+    # HiveServer2's LDAP provider reads a fresh HiveConf (hive-site.xml + JVM system properties),
+    # not Spark's Hadoop conf: hand it the directory's settings as system properties too.
+    for key, value in auth_conf(config).items():
+        if key.startswith("spark.hadoop.hive."):
+            jvm.java.lang.System.setProperty(key.removeprefix("spark.hadoop."), value)
     jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
         spark._jsparkSession.sqlContext()  # type: ignore[attr-defined]
     )
@@ -126,6 +217,10 @@ def run(config: ServerConfig) -> int:
 
 
 def start(config: ServerConfig) -> int:
+    refusal = config.refusal()
+    if refusal:
+        print(f"ERROR: {refusal}", file=sys.stderr)
+        return 2
     pid = running_pid(config)
     if pid is not None and all(port_open(config.host, p) for p in config.ports.values()):
         print(f"server already running (pid {pid}): {describe(config)}")
@@ -219,7 +314,7 @@ def status(config: ServerConfig) -> int:
 def describe(config: ServerConfig) -> str:
     return (
         f"jdbc:hive2://{config.host}:{config.thrift_port}  sc://{config.host}:{config.connect_port}  "
-        f"log {config.log_file}"
+        f"auth {config.auth}  log {config.log_file}"
     )
 
 

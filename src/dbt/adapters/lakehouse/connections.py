@@ -66,6 +66,21 @@ class LakehouseConnectionManager(SparkConnectionManager):
     @classmethod
     def open(cls, connection: Connection) -> Connection:
         creds = connection.credentials
+        if (
+            connection.state != "open"
+            and creds.method == SparkConnectionMethod.THRIFT
+            and (creds.auth or "").upper() == "LDAP"
+            and not creds.password
+        ):
+            from lastfm_lakehouse.serving import credentials
+
+            password = credentials.password_of(creds.user, creds.spark_settings().home)
+            if password is None:
+                raise DbtRuntimeError(
+                    f"the server wants a password for {creds.user}: set DBT_ENV_SECRET_LAKEHOUSE_PASSWORD "
+                    "or run `make directory`, which keeps it in $LAKEHOUSE_HOME/secrets/"
+                )
+            creds.password = password
         if connection.state != "open" and creds.method == SparkConnectionMethod.SESSION:
             from lastfm_lakehouse.spark_session import get_or_create
 

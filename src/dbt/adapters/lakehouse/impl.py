@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dbt.adapters.base import PythonJobHelper, available
+from dbt.adapters.base import BaseRelation, PythonJobHelper, available
 from dbt.adapters.spark.impl import SparkAdapter
+from dbt_common.exceptions import DbtRuntimeError
 
+from dbt.adapters.lakehouse import versions
 from dbt.adapters.lakehouse.connections import LakehouseConnectionManager
 from dbt.adapters.lakehouse.python_submissions import ConnectPythonJobHelper, SessionPythonJobHelper
 
@@ -33,6 +35,52 @@ class LakehouseAdapter(SparkAdapter):
         """True when the file starts with a UTF-8 byte-order mark (Spark's text reader skips it)."""
         with open(path, "rb") as handle:
             return handle.read(3) == b"\xef\xbb\xbf"
+
+    @available
+    def schema_location(self, schema: str) -> str:
+        """Where the schema's tables live (``describe schema extended``'s Location)."""
+        _, table = self.execute(f"describe schema extended {schema}", fetch=True)
+        for row in table.rows:
+            if str(row[0]).strip().lower() == "location":
+                return str(row[1]).strip()
+        raise DbtRuntimeError(f"schema {schema} reports no Location")
+
+    @available
+    def new_table_version(self, schema_location: str, identifier: str) -> str:
+        """A fresh directory for the next version of a table (see ``versions``)."""
+        return versions.new_version(schema_location, identifier)
+
+    @available
+    def table_location(self, relation: BaseRelation) -> str | None:
+        """The table's current location (``describe table extended``), or None."""
+        _, table = self.execute(f"describe table extended {relation}", fetch=True)
+        for row in table.rows:
+            if str(row[0]).strip() == "Location":
+                return str(row[1]).strip()
+        return None
+
+    @available
+    def mark_version_retired(self, location: str | None) -> str:
+        """The table no longer points at ``location``: its grace period starts now."""
+        if location:
+            versions.mark_retired(location)
+        return ""
+
+    @available
+    def retire_table_versions(
+        self, schema_location: str, identifier: str, current: str, grace_seconds: float
+    ) -> str:
+        """Remove the table's old versions past the grace period; a line saying what was done."""
+        return versions.retire(schema_location, identifier, current, float(grace_seconds)).summary()
+
+    @available
+    def same_columns(self, relation: BaseRelation, other: BaseRelation) -> bool:
+        """Both relations have the same column names and types, in the same order."""
+
+        def columns(r: BaseRelation) -> list[tuple[str, str]]:
+            return [(c.name.lower(), c.dtype.lower()) for c in self.get_columns_in_relation(r)]
+
+        return columns(relation) == columns(other)
 
     @available
     def default_table_format(self) -> str:

@@ -54,15 +54,22 @@ class ConnectPythonJobHelper(SessionPythonJobHelper):
     def session(self) -> Any:
         from pyspark.sql import SparkSession
 
+        from lastfm_lakehouse.serving import credentials
+
         url = self.credentials.connect_url
         if not url:
             raise DbtRuntimeError(
                 f"Python model {self.name}: the profile sets no connect_url (sc://host:15002)"
             )
+        shown = url  # the token never reaches an error message or a log
+        url = credentials.with_token(url, credentials.connect_token(self.credentials.spark_settings().home))
         try:
             session = SparkSession.builder.remote(url).getOrCreate()
         except Exception as exc:
-            raise DbtRuntimeError(f"Python model {self.name}: no Spark Connect at {url}: {exc}") from exc
+            message = str(exc).replace(url, shown)
+            raise DbtRuntimeError(
+                f"Python model {self.name}: no Spark Connect at {shown}: {message}"
+            ) from exc
         # dbt runs models in worker threads and Connect's active session is thread-local;
         # pyspark.ml on Connect looks it up, so make it active in this thread.
         type(session)._set_default_and_active_session(session)

@@ -1,0 +1,278 @@
+"""A private LDAP directory the server checks BI passwords against: Debian's OpenLDAP ``slapd``,
+started and seeded by ``make directory`` as ``make metastore`` starts PostgreSQL.
+
+    python -m lastfm_lakehouse.serving.directory up|down|status|password   (make directory / directory-stop)
+
+``up`` installs ``slapd`` and ``ldap-utils`` when they are missing (apt-get, as root), writes a
+``slapd.conf`` under ``$LAKEHOUSE_HOME/ldap`` (an mdb database for ``dc=lakehouse,dc=local``, users
+under ``ou=people``), starts slapd on ``ldap://127.0.0.1:$LAKEHOUSE_LDAP_PORT`` (default 3389) and
+creates the BI user ``$LAKEHOUSE_BI_USER`` (default ``bi``). Its password is
+``$LAKEHOUSE_BI_PASSWORD`` when set, else generated once and kept in
+``$LAKEHOUSE_HOME/secrets/<user>.password`` (mode 600): ``password`` prints it, nothing else does.
+The directory's admin password is generated and kept beside it; passwords reach the LDAP tools
+through files, never on a command line, and the directory stores only salted SHA-1 hashes.
+
+The server (``LAKEHOUSE_SERVER_AUTH=ldap``) binds as ``uid=<user>,ou=people,dc=lakehouse,dc=local``
+with the password a client sends: Spark's HiveServer2 LDAP provider.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lastfm_lakehouse.serving import credentials
+from lastfm_lakehouse.settings import lakehouse_home
+
+SUFFIX = "dc=lakehouse,dc=local"
+PEOPLE = f"ou=people,{SUFFIX}"
+ADMIN = f"cn=admin,{SUFFIX}"
+SCHEMAS = ("core", "cosine", "inetorgperson")
+START_TIMEOUT_SECONDS = 30
+
+
+class DirectoryError(RuntimeError):
+    """slapd could not be installed, configured or started; the message says why."""
+
+
+@dataclass(frozen=True)
+class Directory:
+    home: Path
+    port: int
+    user: str
+
+    @classmethod
+    def from_env(cls) -> Directory:
+        return cls(
+            home=lakehouse_home() / "ldap",
+            port=int(os.environ.get("LAKEHOUSE_LDAP_PORT", "3389")),
+            user=os.environ.get("LAKEHOUSE_BI_USER", "bi").strip() or "bi",
+        )
+
+    @property
+    def url(self) -> str:
+        return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def lakehouse(self) -> Path:
+        return self.home.parent
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "slapd.pid"
+
+    @property
+    def config(self) -> Path:
+        return self.home / "slapd.conf"
+
+    @property
+    def log(self) -> Path:
+        return self.home.parent / "logs" / "slapd.log"
+
+    def user_dn(self, user: str) -> str:
+        return f"uid={user},{PEOPLE}"
+
+
+def ssha(password: str) -> str:
+    """An OpenLDAP ``{SSHA}`` hash (salted SHA-1), as ``slappasswd`` writes it; computed here so the
+    password never appears on a command line."""
+    salt = os.urandom(8)
+    digest = hashlib.sha1(password.encode() + salt).digest()  # SHA-1: the format OpenLDAP reads
+    return "{SSHA}" + base64.b64encode(digest + salt).decode()
+
+
+def ensure_packages() -> None:
+    if (shutil.which("slapd") or Path("/usr/sbin/slapd").exists()) and shutil.which("ldapadd"):
+        return
+    if not (os.geteuid() == 0 and shutil.which("apt-get")):
+        raise DirectoryError("install slapd and ldap-utils (apt-get, as root) for the LDAP directory")
+    print("installing slapd ldap-utils with apt-get", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "slapd", "ldap-utils"], check=True, env=env)
+
+
+def slapd_binary() -> str:
+    return shutil.which("slapd") or "/usr/sbin/slapd"
+
+
+def running_pid(directory: Directory) -> int | None:
+    try:
+        pid = int(directory.pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    return pid
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def write_config(directory: Directory, admin_hash: str) -> None:
+    data = directory.home / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    includes = "\n".join(f"include /etc/ldap/schema/{name}.schema" for name in SCHEMAS)
+    directory.config.write_text(
+        f"""{includes}
+pidfile {directory.pid_file}
+argsfile {directory.home / "slapd.args"}
+modulepath /usr/lib/ldap
+moduleload back_mdb
+database mdb
+maxsize 104857600
+suffix "{SUFFIX}"
+rootdn "{ADMIN}"
+rootpw {admin_hash}
+directory {data}
+# users may bind with their own password and read nothing else; nobody reads password hashes
+access to attrs=userPassword by self =xw by anonymous auth by * none
+access to * by users read by * none
+"""
+    )
+    directory.config.chmod(0o600)
+
+
+def ldap_tool(directory: Directory, tool: str, ldif: str = "", extra: list[str] | None = None) -> str:
+    """Run an ldap-utils tool as the directory's admin (password from its file, never argv)."""
+    credentials.secret("ldap-admin", home=directory.lakehouse)  # created on first use
+    admin = credentials.secrets_dir(directory.lakehouse) / "ldap-admin.password"
+    result = subprocess.run(
+        [tool, "-x", "-H", directory.url, "-D", ADMIN, "-y", str(admin), *(extra or [])],
+        input=ldif,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode not in (0, 68):  # 68: entry already exists
+        raise DirectoryError(f"{tool} failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def seed(directory: Directory, user: str, password: str) -> None:
+    """The base entries and ``user`` with ``password`` (its hash replaced when it changed)."""
+    ldap_tool(
+        directory,
+        "ldapadd",
+        f"""dn: {SUFFIX}
+objectClass: dcObject
+objectClass: organization
+dc: lakehouse
+o: lastfm lakehouse
+
+dn: {PEOPLE}
+objectClass: organizationalUnit
+ou: people
+""",
+        ["-c"],
+    )
+    dn = directory.user_dn(user)
+    ldap_tool(
+        directory,
+        "ldapadd",
+        f"""dn: {dn}
+objectClass: inetOrgPerson
+uid: {user}
+cn: {user}
+sn: {user}
+userPassword: {ssha(password)}
+""",
+        ["-c"],
+    )
+    ldap_tool(
+        directory,
+        "ldapmodify",
+        f"dn: {dn}\nchangetype: modify\nreplace: userPassword\nuserPassword: {ssha(password)}\n",
+    )
+
+
+def up(directory: Directory) -> None:
+    ensure_packages()
+    admin_password = credentials.secret("ldap-admin", home=directory.lakehouse)
+    given = os.environ.get("LAKEHOUSE_BI_PASSWORD") or None
+    user_password = credentials.secret(directory.user, given, home=directory.lakehouse)
+    if running_pid(directory) is None:
+        if port_open(directory.port):
+            raise DirectoryError(
+                f"127.0.0.1:{directory.port} is already in use by another program; "
+                "set LAKEHOUSE_LDAP_PORT to a free port"
+            )
+        directory.home.mkdir(parents=True, exist_ok=True)
+        write_config(directory, ssha(admin_password))
+        directory.log.parent.mkdir(parents=True, exist_ok=True)
+        with directory.log.open("ab") as log:
+            # slapd forks into the background once it listens
+            started = subprocess.run(
+                [slapd_binary(), "-f", str(directory.config), "-h", f"{directory.url}/"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not port_open(directory.port):
+            if started.returncode != 0 or time.monotonic() > deadline:
+                raise DirectoryError(f"slapd did not start on {directory.url}; see {directory.log}")
+            time.sleep(0.2)
+    seed(directory, directory.user, user_password)
+    print(
+        f"LDAP directory up on {directory.url}: user {directory.user} "
+        f"({directory.user_dn(directory.user)}), password in "
+        f"{credentials.secrets_dir(directory.lakehouse) / directory.user}.password",
+        flush=True,
+    )
+
+
+def down(directory: Directory) -> None:
+    pid = running_pid(directory)
+    if pid is None:
+        print("LDAP directory not running", flush=True)
+        return
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        if running_pid(directory) is None:
+            break
+        time.sleep(0.1)
+    print(f"LDAP directory stopped (pid {pid})", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    # the same argparse shape as the other serving entry points: one subcommand word
+    parser = argparse.ArgumentParser(
+        prog="python -m lastfm_lakehouse.serving.directory",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=("up", "down", "status", "password"))
+    args = parser.parse_args(argv)
+    directory = Directory.from_env()
+    try:
+        if args.command == "up":
+            up(directory)
+        elif args.command == "down":
+            down(directory)
+        elif args.command == "status":
+            pid = running_pid(directory)
+            print(f"LDAP directory {'up (pid ' + str(pid) + ')' if pid else 'down'} on {directory.url}")
+            return 0 if pid else 1
+        else:
+            print(credentials.secret(directory.user, home=directory.lakehouse))
+    except (DirectoryError, subprocess.CalledProcessError) as exc:
+        print(f"directory: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
