@@ -28,34 +28,40 @@ def test_a_new_version_is_a_fresh_timestamped_directory_beside_the_table() -> No
     assert versions.local_path("hdfs://nn/w/lastfm.db") is None
 
 
-def test_retire_removes_only_replaced_versions_past_the_grace_period(tmp_path: Path) -> None:
+def retired_at(version: Path, age_seconds: float, now: float) -> Path:
+    versions.mark_retired(f"file:{version}")
+    marker = version / versions.RETIRED_MARKER
+    os.utime(marker, (now - age_seconds, now - age_seconds))
+    return version
+
+
+def test_retire_keeps_replaced_versions_for_the_grace_period_and_drops_what_was_never_published(
+    tmp_path: Path,
+) -> None:
     now = 1_000_000.0
     schema = tmp_path / "lastfm.db"
     root = schema / "fct_plays__versions"
-    old = write_version(root / "v1", 100, age_seconds=900, now=now)
-    recent = write_version(root / "v2", 40, age_seconds=60, now=now)
-    current = write_version(root / "v3", 7, age_seconds=1_000, now=now)  # old but in use
-    # written long ago, replaced a minute ago: readers that planned before the switch still read it
-    replaced = write_version(root / "v0", 9, age_seconds=5_000, now=now)
-    versions.mark_retired(f"file:{replaced}")
-    marker = replaced / versions.RETIRED_MARKER
-    os.utime(marker, (now - 60, now - 60))
-    legacy = write_version(schema / "fct_plays", 5, age_seconds=900, now=now)  # pre-versioning dir
+    long_replaced = retired_at(write_version(root / "v1", 100, 5_000, now), 900, now)
+    # written long ago, replaced a minute ago: queries planned before the switch still read it
+    just_replaced = retired_at(write_version(root / "v2", 40, 5_000, now), 60, now)
+    current = write_version(root / "v3", 7, age_seconds=5_000, now=now)  # old but in use
+    orphan = write_version(root / "v4", 11, age_seconds=5, now=now)  # a killed build's: never published
+    legacy = retired_at(write_version(schema / "fct_plays", 5, 5_000, now), 900, now)  # pre-versioning
     other = write_version(schema / "dim_users__versions" / "v1", 3, age_seconds=900, now=now)
+    marker_bytes = len((long_replaced / versions.RETIRED_MARKER).read_bytes())
 
     retired = versions.retire(f"file:{schema}", "fct_plays", f"file:{current}", 300, now=now)
 
-    assert sorted(retired.removed) == sorted([str(old), str(legacy)])
-    assert retired.removed_bytes == 105
-    assert sorted(retired.kept) == sorted([str(recent), str(replaced)])
-    assert retired.kept_bytes == 40 + 9 + len(marker.read_bytes())
-    assert not old.exists() and not legacy.exists()
-    assert recent.exists() and current.exists() and other.exists() and replaced.exists()
-    assert "removed 2 old version(s) (105 bytes), kept 2" in retired.summary()
+    assert sorted(retired.removed) == sorted(str(p) for p in (long_replaced, orphan, legacy))
+    assert retired.removed_bytes == 100 + 11 + 5 + 2 * marker_bytes
+    assert retired.kept == [str(just_replaced)] and retired.kept_bytes == 40 + marker_bytes
+    assert not long_replaced.exists() and not orphan.exists() and not legacy.exists()
+    assert just_replaced.exists() and current.exists() and other.exists()
+    assert "removed 3 old version(s)" in retired.summary() and "kept 1" in retired.summary()
 
-    os.utime(marker, (now - 301, now - 301))  # its grace period is over
+    os.utime(just_replaced / versions.RETIRED_MARKER, (now - 301, now - 301))  # grace is over
     again = versions.retire(f"file:{schema}", "fct_plays", f"file:{current}", 300, now=now)
-    assert str(replaced) in again.removed and not replaced.exists()
+    assert again.removed == [str(just_replaced)] and not just_replaced.exists() and current.exists()
 
 
 def test_retire_leaves_remote_file_systems_alone_and_says_so() -> None:

@@ -63,6 +63,8 @@ class Directory:
     def url(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
 
+    # Files of the directory under the lakehouse home: one-line path properties, the same shape as
+    # SparkSettings' and ServerConfig's.
     @property
     def lakehouse(self) -> Path:
         return self.home.parent

@@ -86,8 +86,9 @@ def retire(
     schema_location: str, identifier: str, current: str, grace_seconds: float, now: float | None = None
 ) -> Retired:
     """Remove the table's versions that are not ``current`` and left it more than ``grace_seconds``
-    ago (``mark_retired``; a version never published - a killed build's - counts from its last
-    write); report what was removed and what is kept."""
+    ago (``mark_retired``), and at once those it never pointed at (what a killed build wrote: no
+    reader can have seen them); report what was removed and what is kept. (One build per table at
+    a time, as dbt's own staging names assume.)"""
     root = local_path(versions_dir(schema_location, identifier))
     if root is None:
         return Retired(skipped=f"versions of {identifier} not cleaned: {schema_location} is not local")
@@ -103,11 +104,8 @@ def retire(
             continue
         size = _size(version)
         marker = version / RETIRED_MARKER
-        if marker.is_file():
-            since = marker.stat().st_mtime
-        else:
-            since = max([version.stat().st_mtime, *(f.stat().st_mtime for f in version.rglob("*"))])
-        if clock - since >= grace_seconds:
+        never_published = not marker.is_file()
+        if never_published or clock - marker.stat().st_mtime >= grace_seconds:
             shutil.rmtree(version, ignore_errors=True)
             result.removed.append(str(version))
             result.removed_bytes += size

@@ -1,0 +1,125 @@
+"""``kill -9`` of a build while it writes a table (a SQL model, then a Python model), then a rebuild:
+green, tables equal to a clean build's, no staging table and no version a killed build wrote left
+behind - real dbt processes and Spark, embedded Derby metastore."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lastfm_lakehouse.data import generate
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.spark
+
+SCHEMA = "crash"
+TABLES = ("fct_plays", "mart_als_factors")
+SNAPSHOT = """
+import json, sys
+from lastfm_lakehouse.spark_session import get_or_create
+spark = get_or_create()
+schema = sys.argv[1]
+out = {"tables": sorted(r.tableName for r in spark.sql(f"show tables in {schema}").collect())}
+out["fct_plays"] = [list(r) for r in spark.sql(
+    f"select count(*), sum(plays), sum(hash(user_key, artist_key, plays)) from {schema}.fct_plays"
+).collect()]
+out["mart_als_factors"] = [list(r) for r in spark.sql(
+    f"select entity_type, count(*), round(sum(aggregate(factors, 0d, (a, x) -> a + abs(x))), 2) "
+    f"from {schema}.mart_als_factors group by entity_type order by entity_type"
+).collect()]
+print("SNAPSHOT " + json.dumps(out, default=str))
+"""
+
+
+def versions_of(home: Path, table: str) -> list[Path]:
+    root = home / "warehouse" / f"{SCHEMA}.db" / f"{table}__versions"
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def dbt_run(
+    env: dict[str, str], select: str, kill_when: Callable[[], bool] | None = None, command: str = "run"
+) -> int:
+    """``dbt <command>`` in its own process group; with ``kill_when``, SIGKILL the group (dbt and its JVM)
+    as soon as it holds."""
+    log = Path(env["LAKEHOUSE_HOME"]) / f"dbt-{time.monotonic_ns()}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dbt.cli.main", command, "--profiles-dir", "../profiles"]
+            + (["--select", select] if select else []),
+            cwd=REPO / "dbt_project",
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if kill_when is None:
+            code = process.wait(timeout=900)
+            assert code == 0, log.read_text()[-4000:]
+            return code
+        deadline = time.monotonic() + 600
+        while not kill_when():
+            assert process.poll() is None, "the build ended before the moment to kill it"
+            assert time.monotonic() < deadline, "the moment to kill never came"
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+        return process.wait(timeout=60)
+
+
+def snapshot(env: dict[str, str]) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", SNAPSHOT, SCHEMA],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    line = next((s for s in result.stdout.splitlines() if s.startswith("SNAPSHOT ")), None)
+    assert line, result.stdout[-2000:] + result.stderr[-3000:]
+    return json.loads(line.removeprefix("SNAPSHOT "))
+
+
+def test_a_killed_build_leaves_nothing_a_rebuild_does_not_mend(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    generate.generate(raw, users=60, seed=11, progress=False)
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "LAKEHOUSE_HOME": str(home),
+        "LASTFM_RAW_DIR": str(raw),
+        "LASTFM_SCHEMA": SCHEMA,
+        "LAKEHOUSE_DRIVER_MEMORY": "2g",
+    }
+    for name in ("DBT_TARGET", "LAKEHOUSE_METASTORE_URL", "LAKEHOUSE_SPARK_MASTER"):
+        env.pop(name, None)
+    dbt_run(env, "", command="seed")
+    dbt_run(env, "+fct_plays +mart_als_factors")
+    clean = snapshot(env)
+    built = {table: versions_of(home, table) for table in TABLES}
+    assert all(len(v) == 1 for v in built.values()), built
+
+    for table in TABLES:  # killed while writing its new version (staging table + directory exist)
+        code = dbt_run(env, table, kill_when=lambda t=table: len(versions_of(home, t)) > 1)
+        assert code == -signal.SIGKILL
+    orphans = {table: set(versions_of(home, table)) - set(built[table]) for table in TABLES}
+    assert all(orphans.values()), orphans
+
+    dbt_run(env, " ".join(TABLES))  # the rebuild: green
+
+    after = snapshot(env)
+    assert after == clean  # same tables (no *__dbt_next left), same rows, same factors
+    for table in TABLES:
+        left = set(versions_of(home, table))
+        assert not left & orphans[table], f"{table}: a killed build's version is left: {left}"
+        # the current version, and the clean build's kept for readers within the grace period
+        assert len(left) == 2 and set(built[table]) <= left
