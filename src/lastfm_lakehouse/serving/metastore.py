@@ -30,6 +30,7 @@ from lastfm_lakehouse.settings import DEFAULT_JDBC_JARS, lakehouse_home
 DATABASE = "metastore"
 ROLE = "hive"
 PASSWORD = "hive"
+MAX_CONNECTIONS = 400
 
 
 class MetastoreError(RuntimeError):
@@ -129,7 +130,15 @@ def up(cluster: Cluster) -> None:
             ]
         )
     if not is_running(cluster):
-        options = f"-p {cluster.port} -c listen_addresses=127.0.0.1 -k {cluster.data}"
+        # Hive's embedded metastore client keeps a store (and pooled connections) per thread that
+        # touches it: the server's Thrift and Connect handler threads, each build's. With BI
+        # sessions re-reading table metadata (the server's metadata cache TTL) the default 100
+        # connections ran out under 8 readers + a build + the server's own build (measured: 82 held
+        # by the server alone).
+        options = (
+            f"-p {cluster.port} -c listen_addresses=127.0.0.1 -k {cluster.data} "
+            f"-c max_connections={MAX_CONNECTIONS}"
+        )
         log = cluster.log
         if as_root():
             log.touch()
