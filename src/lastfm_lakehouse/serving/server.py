@@ -131,9 +131,6 @@ def auth_conf(config: ServerConfig) -> dict[str, str]:
     from lastfm_lakehouse.serving.directory import PEOPLE
 
     return {
-        # Queries run as the server, the login only admits: with impersonation (Hive's default)
-        # each authenticated session would get its own metastore client and connections.
-        "spark.hadoop.hive.server2.enable.doAs": "false",
         "spark.hadoop.hive.server2.authentication": "LDAP",
         "spark.hadoop.hive.server2.authentication.ldap.url": config.ldap_url,
         "spark.hadoop.hive.server2.authentication.ldap.baseDN": PEOPLE,
