@@ -353,7 +353,8 @@ def test_hostile_queries_are_contained_and_lookups_go_on(served: dict[str, str],
     than the result-size cap fails that query alone, the server stays up and answers lookups once
     they end. (During the attack, lookups get a core only when one of its tasks ends: Spark does
     not preempt running tasks, and on 2 cores a hostile query's tasks can hold both until the
-    timeout. How many lookups were answered meanwhile is printed, not asserted.)"""
+    timeout; a `select *` of a cartesian join can also run an executor out of memory, failing the
+    lookups' tasks on it. How many lookups were answered meanwhile is printed, not asserted.)"""
     from pyhive import hive
 
     port = int(served["LAKEHOUSE_THRIFT_PORT"])
@@ -397,7 +398,12 @@ def test_hostile_queries_are_contained_and_lookups_go_on(served: dict[str, str],
     )
     assert set(outcome) == set(hostile), outcome
     assert all(result.startswith("refused") for result in outcome.values()), outcome
-    assert all("TIMEDOUT" in reason or "timed out" in reason.lower() for reason in starved), starved
+    # starved lookups end at the timeout, or fail with the attack when its tasks kill an executor
+    # (out of memory): the server itself survives either way
+    assert all(
+        "TIMEDOUT" in reason or "timed out" in reason.lower() or "stage failure" in reason
+        for reason in starved
+    ), starved
     for _ in range(3):  # the server is up and answers lookups again
         cursor.execute(lookup)
         assert len(cursor.fetchall()) > 0
