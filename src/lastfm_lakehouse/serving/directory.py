@@ -24,7 +24,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lastfm_lakehouse.serving import credentials
+from lastfm_lakehouse.serving.server import port_open
 from lastfm_lakehouse.settings import lakehouse_home
 
 SUFFIX = "dc=lakehouse,dc=local"
@@ -39,6 +39,7 @@ PEOPLE = f"ou=people,{SUFFIX}"
 ADMIN = f"cn=admin,{SUFFIX}"
 SCHEMAS = ("core", "cosine", "inetorgperson")
 START_TIMEOUT_SECONDS = 30
+LOOPBACK = "127.0.0.1"
 
 
 class DirectoryError(RuntimeError):
@@ -115,12 +116,6 @@ def running_pid(directory: Directory) -> int | None:
     except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
         return None
     return pid
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def write_config(directory: Directory, admin_hash: str) -> None:
@@ -206,7 +201,7 @@ def up(directory: Directory) -> None:
     given = os.environ.get("LAKEHOUSE_BI_PASSWORD") or None
     user_password = credentials.secret(directory.user, given, home=directory.lakehouse)
     if running_pid(directory) is None:
-        if port_open(directory.port):
+        if port_open(LOOPBACK, directory.port):
             raise DirectoryError(
                 f"127.0.0.1:{directory.port} is already in use by another program; "
                 "set LAKEHOUSE_LDAP_PORT to a free port"
@@ -223,7 +218,7 @@ def up(directory: Directory) -> None:
                 check=False,
             )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not port_open(directory.port):
+        while not port_open(LOOPBACK, directory.port):
             if started.returncode != 0 or time.monotonic() > deadline:
                 raise DirectoryError(f"slapd did not start on {directory.url}; see {directory.log}")
             time.sleep(0.2)
