@@ -12,7 +12,7 @@ SEED ?= 360
 OUT ?= data/generated
 SCALE ?= 1
 
-.PHONY: help setup java blas build test test-unit lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop directory directory-stop bench-serve bench
+.PHONY: help setup java blas build test test-unit lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop directory directory-stop tls bench-serve bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -92,6 +92,9 @@ metastore-stop:  ## stop the PostgreSQL metastore
 
 directory: setup  ## LDAP directory (Debian slapd) for the server's password checks (then LAKEHOUSE_SERVER_AUTH=ldap)
 	$(BIN)/python -m lastfm_lakehouse.serving.directory up
+
+tls: setup  ## TLS keystore for the Thrift port (keytool; then LAKEHOUSE_SERVER_TLS=on)
+	$(BIN)/python -m lastfm_lakehouse.serving.tls create
 
 directory-stop:  ## stop the LDAP directory
 	$(BIN)/python -m lastfm_lakehouse.serving.directory down

@@ -1,6 +1,8 @@
-"""``kill -9`` of a build while it writes a table (a SQL model, then a Python model), then a rebuild:
-green, tables equal to a clean build's, no staging table and no version a killed build wrote left
-behind - real dbt processes and Spark, embedded Derby metastore."""
+"""``kill -9`` of a build while it writes a table (a SQL model, then a Python model) and as it
+switches a table to its new version, then a rebuild: green, tables equal to a clean build's, no
+staging table left, and no orphaned version (every version but the current one is marked replaced
+and goes when its grace period ends) - real dbt processes and Spark, on the embedded Derby metastore
+and on PostgreSQL (``serving.metastore``, as ``make metastore`` starts it)."""
 
 from __future__ import annotations
 
@@ -9,15 +11,18 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from dbt.adapters.lakehouse.versions import RETIRED_MARKER
 from lastfm_lakehouse.data import generate
 
 from .conftest import REPO
+from .test_server import free_port, run
 
 pytestmark = pytest.mark.spark
 
@@ -89,19 +94,46 @@ def snapshot(env: dict[str, str]) -> dict:
     return json.loads(line.removeprefix("SNAPSHOT "))
 
 
-def test_a_killed_build_leaves_nothing_a_rebuild_does_not_mend(tmp_path: Path) -> None:
-    raw = tmp_path / "raw"
+def written(home: Path, table: str, known: set[Path]) -> bool:
+    """A version directory this build made has all its files (Spark's ``_SUCCESS``): the write is
+    over and the switch to it follows."""
+    return any(v not in known and (v / "_SUCCESS").is_file() for v in versions_of(home, table))
+
+
+@pytest.fixture(params=["derby", "postgresql"])
+def metastore_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    # A home the postgres user can traverse (pytest's tmp dirs are private to root).
+    home = Path(tempfile.mkdtemp(prefix=f"lakehouse-crash-{request.param}-", dir="/tmp"))
+    home.chmod(0o755)
+    raw = home / "raw"
     generate.generate(raw, users=60, seed=11, progress=False)
-    home = tmp_path / "home"
     env = {
         **os.environ,
-        "LAKEHOUSE_HOME": str(home),
+        "LAKEHOUSE_HOME": str(home / "lakehouse"),
         "LASTFM_RAW_DIR": str(raw),
         "LASTFM_SCHEMA": SCHEMA,
         "LAKEHOUSE_DRIVER_MEMORY": "2g",
+        "LAKEHOUSE_PG_PORT": str(free_port()),
     }
     for name in ("DBT_TARGET", "LAKEHOUSE_METASTORE_URL", "LAKEHOUSE_SPARK_MASTER"):
         env.pop(name, None)
+    if request.param == "derby":
+        yield env
+        return
+    up = run([sys.executable, "-m", "lastfm_lakehouse.serving.metastore", "up"], env, timeout=600)
+    assert up.returncode == 0, up.stdout + up.stderr
+    env["LAKEHOUSE_METASTORE_URL"] = run(
+        [sys.executable, "-m", "lastfm_lakehouse.serving.metastore", "url"], env
+    ).stdout.strip()
+    try:
+        yield env
+    finally:
+        run([sys.executable, "-m", "lastfm_lakehouse.serving.metastore", "down"], env, timeout=120)
+
+
+def test_a_killed_build_leaves_nothing_a_rebuild_does_not_mend(metastore_env: dict[str, str]) -> None:
+    env = metastore_env
+    home = Path(env["LAKEHOUSE_HOME"])
     dbt_run(env, "", command="seed")
     dbt_run(env, "+fct_plays +mart_als_factors")
     clean = snapshot(env)
@@ -113,6 +145,11 @@ def test_a_killed_build_leaves_nothing_a_rebuild_does_not_mend(tmp_path: Path) -
         assert code == -signal.SIGKILL
     orphans = {table: set(versions_of(home, table)) - set(built[table]) for table in TABLES}
     assert all(orphans.values()), orphans
+    # killed as the write ends and the switch begins: before, during or just after the one
+    # metastore operation, whichever the kill lands on
+    known = set(versions_of(home, "fct_plays"))
+    code = dbt_run(env, "fct_plays", kill_when=lambda: written(home, "fct_plays", known))
+    assert code == -signal.SIGKILL
 
     dbt_run(env, " ".join(TABLES))  # the rebuild: green
 
@@ -120,6 +157,8 @@ def test_a_killed_build_leaves_nothing_a_rebuild_does_not_mend(tmp_path: Path) -
     assert after == clean  # same tables (no *__dbt_next left), same rows, same factors
     for table in TABLES:
         left = set(versions_of(home, table))
-        assert not left & orphans[table], f"{table}: a killed build's version is left: {left}"
-        # the current version, and the clean build's kept for readers within the grace period
-        assert len(left) == 2 and set(built[table]) <= left
+        assert not left & orphans[table], f"{table}: a version killed mid-write is left: {left}"
+        current = [v for v in left if not (v / RETIRED_MARKER).is_file()]
+        # one current version; anything else was published once and waits out its grace period
+        assert len(current) == 1 and current[0] not in set(built[table]) | orphans[table], left
+        assert set(built[table]) <= left  # the clean build's, kept for readers within the grace period

@@ -2,8 +2,8 @@
 on loopback (from pyspark's own jars), the server (`python -m lastfm_lakehouse.serving.server`) on that
 cluster, ``dbt build --target server`` through it, beeline and PyHive as BI tools would connect, and
 an embedded build writing to the same metastore while the server runs. The server checks passwords
-against an LDAP directory (``serving.directory``) and Spark Connect's token, so every client here
-logs in as a BI user would.
+against an LDAP directory (``serving.directory``) and Spark Connect's token, and speaks TLS on its
+Thrift port, so every client here logs in and verifies the certificate as a BI user would.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyspark
 import pytest
 
 from lastfm_lakehouse.data import generate
-from lastfm_lakehouse.serving import credentials
+from lastfm_lakehouse.serving import clients, credentials, tls
 
 from .conftest import REPO
 
@@ -77,6 +78,8 @@ def served() -> Iterator[dict[str, str]]:
         # small enough for the hostile-query test to reach, large enough for the build over Thrift
         "LAKEHOUSE_QUERY_TIMEOUT_SECONDS": "120",
         "LAKEHOUSE_MAX_RESULT_SIZE": "64m",
+        # TLS on the Thrift port (a keystore the server start makes): every client here verifies it
+        "LAKEHOUSE_SERVER_TLS": "on",
     }
     for name in ("LASTFM_SCHEMA", "DBT_TARGET", "LAKEHOUSE_SPARK_MASTER"):
         env.pop(name, None)
@@ -142,6 +145,17 @@ def served() -> Iterator[dict[str, str]]:
         run([sys.executable, "-m", "lastfm_lakehouse.serving.directory", "down"], env, timeout=60)
 
 
+def connect(served: dict[str, str]) -> Any:
+    """A PyHive connection as a BI user makes it: LDAP login and verified TLS when the server has them."""
+    return clients.hive_connection(
+        "127.0.0.1",
+        int(served["LAKEHOUSE_THRIFT_PORT"]),
+        login(served),
+        use_tls=served.get("LAKEHOUSE_SERVER_TLS") == "on",
+        home=Path(served["LAKEHOUSE_HOME"]),
+    )
+
+
 def login(served: dict[str, str]) -> dict[str, str]:
     """PyHive keywords: the BI user's LDAP login when the server wants one."""
     if served.get("LAKEHOUSE_SERVER_AUTH") != "ldap":
@@ -181,7 +195,8 @@ def test_dbt_build_through_the_server_on_the_cluster(server_build: subprocess.Co
 
 
 def test_beeline_lists_and_queries_the_marts(served: dict[str, str], server_build) -> None:
-    url = f"jdbc:hive2://127.0.0.1:{served['LAKEHOUSE_THRIFT_PORT']}"
+    files = tls.TlsFiles.from_env(Path(served["LAKEHOUSE_HOME"]))
+    url = tls.beeline_url("localhost", int(served["LAKEHOUSE_THRIFT_PORT"]), files)
     result = run(
         [
             str(SPARK_BIN / "beeline"),
@@ -215,9 +230,9 @@ def test_beeline_lists_and_queries_the_marts(served: dict[str, str], server_buil
 
 
 def test_pyhive_point_lookup_and_error_keeps_the_server_up(served: dict[str, str], server_build) -> None:
-    from pyhive import exc, hive
+    from pyhive import exc
 
-    connection = hive.connect(host="127.0.0.1", port=int(served["LAKEHOUSE_THRIFT_PORT"]), **login(served))
+    connection = connect(served)
     cursor = connection.cursor()
     cursor.execute("select user_sha1 from lastfm.dim_users where has_plays order by user_key limit 1")
     (sha1,) = cursor.fetchone()
@@ -246,11 +261,7 @@ def test_embedded_build_shares_the_metastore_with_the_running_server(
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:]
-    from pyhive import hive
-
-    cursor = hive.connect(
-        host="127.0.0.1", port=int(served["LAKEHOUSE_THRIFT_PORT"]), **login(served)
-    ).cursor()
+    cursor = connect(served).cursor()
     cursor.execute("select count(*) from side_seeds.lastfm_countries")
     assert cursor.fetchone()[0] == 239
 
@@ -267,12 +278,9 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
     """8 PyHive clients loop over users' top-N and the dims' row counts while an embedded build on
     the same metastore republishes those tables: no query fails, every answer is one complete
     version, and the server reads the new version right after the build, without a restart."""
-    from pyhive import hive
-
     from lastfm_lakehouse.serving.server import METADATA_CACHE_TTL_SECONDS
 
-    port = int(served["LAKEHOUSE_THRIFT_PORT"])
-    setup = hive.connect(host="127.0.0.1", port=port, **login(served)).cursor()
+    setup = connect(served).cursor()
     setup.execute(
         "select user_sha1, count(*) from lastfm.mart_recommendations_als "
         "group by user_sha1 order by user_sha1 limit 40"
@@ -291,7 +299,7 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
     answered = itertools.count()
 
     def reader(number: int) -> None:
-        cursor = hive.connect(host="127.0.0.1", port=port, **login(served)).cursor()
+        cursor = connect(served).cursor()
         for turn in itertools.count():
             if stop.is_set():
                 return
@@ -355,9 +363,6 @@ def test_hostile_queries_are_contained_and_lookups_go_on(served: dict[str, str],
     not preempt running tasks, and on 2 cores a hostile query's tasks can hold both until the
     timeout; a `select *` of a cartesian join can also run an executor out of memory, failing the
     lookups' tasks on it. How many lookups were answered meanwhile is printed, not asserted.)"""
-    from pyhive import hive
-
-    port = int(served["LAKEHOUSE_THRIFT_PORT"])
     hostile = {
         "endless cartesian join": "select count(*) from lastfm.fct_plays a "
         "cross join lastfm.fct_plays b cross join lastfm.dim_users c",
@@ -366,7 +371,7 @@ def test_hostile_queries_are_contained_and_lookups_go_on(served: dict[str, str],
     outcome: dict[str, str] = {}
 
     def attack(name: str, sql: str) -> None:
-        cursor = hive.connect(host="127.0.0.1", port=port, **login(served)).cursor()
+        cursor = connect(served).cursor()
         try:
             cursor.execute(sql)
             cursor.fetchall()
@@ -377,7 +382,7 @@ def test_hostile_queries_are_contained_and_lookups_go_on(served: dict[str, str],
     attackers = [threading.Thread(target=attack, args=item, daemon=True) for item in hostile.items()]
     for thread in attackers:
         thread.start()
-    cursor = hive.connect(host="127.0.0.1", port=port, **login(served)).cursor()
+    cursor = connect(served).cursor()
     cursor.execute("select user_sha1 from lastfm.mart_recommendations_als limit 1")
     (user,) = cursor.fetchone()
     lookup = f"select rank, artist_name from lastfm.mart_recommendations_als where user_sha1 = '{user}'"

@@ -1,23 +1,29 @@
 """Nobody in uninvited: the server refuses to bind beyond loopback without authentication; with
 ``LAKEHOUSE_SERVER_AUTH=ldap`` Thrift clients are checked against a real LDAP directory (Debian's
 slapd, started by ``serving.directory`` as ``make directory`` does) and Spark Connect clients must
-send the pre-shared token. Real PyHive and PySpark Connect clients; secrets never in the logs."""
+send the pre-shared token; with ``LAKEHOUSE_SERVER_TLS=on`` the Thrift port speaks only TLS, with a
+keystore the server start makes (``serving.tls``). Real PyHive, beeline, dbt and PySpark Connect
+clients; secrets never in the logs."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lastfm_lakehouse.data import generate
-from lastfm_lakehouse.serving import credentials
+from lastfm_lakehouse.serving import clients, credentials, tls
 
-from .test_server import free_port, run
+from .test_server import SPARK_BIN, free_port, run
 
 pytestmark = pytest.mark.spark  # starts a server JVM
 
@@ -41,12 +47,19 @@ def guarded() -> Iterator[dict[str, str]]:
         "LAKEHOUSE_DRIVER_MEMORY": "1g",
         "LAKEHOUSE_SPARK_MASTER": "local[1]",
         "LAKEHOUSE_SERVER_AUTH": "ldap",
+        "LAKEHOUSE_SERVER_TLS": "on",
         "LAKEHOUSE_LDAP_PORT": str(free_port()),
         "LAKEHOUSE_THRIFT_PORT": str(free_port()),
         "LAKEHOUSE_CONNECT_PORT": str(free_port()),
         "SPARK_LOCAL_IP": "127.0.0.1",
     }
-    for name in ("LAKEHOUSE_METASTORE_URL", "DBT_ENV_SECRET_LAKEHOUSE_PASSWORD", "LAKEHOUSE_BI_PASSWORD"):
+    for name in (
+        "LAKEHOUSE_METASTORE_URL",
+        "DBT_ENV_SECRET_LAKEHOUSE_PASSWORD",
+        "LAKEHOUSE_BI_PASSWORD",
+        "LAKEHOUSE_TLS_KEYSTORE",
+        "LAKEHOUSE_TLS_CA",
+    ):
         env.pop(name, None)
     directory = run([sys.executable, "-m", "lastfm_lakehouse.serving.directory", "up"], env, timeout=600)
     if directory.returncode != 0 and "apt-get, as root" in directory.stderr:
@@ -65,22 +78,85 @@ def password(env: dict[str, str]) -> str:
     return credentials.password_of("bi", Path(env["LAKEHOUSE_HOME"])) or ""
 
 
-def test_thrift_asks_the_directory(guarded: dict[str, str]) -> None:
-    from pyhive import hive
+def connect(guarded: dict[str, str], login: dict[str, str], use_tls: bool = True) -> Any:
+    return clients.hive_connection(
+        "127.0.0.1",
+        int(guarded["LAKEHOUSE_THRIFT_PORT"]),
+        login,
+        use_tls=use_tls,
+        home=Path(guarded["LAKEHOUSE_HOME"]),
+    )
 
-    port = int(guarded["LAKEHOUSE_THRIFT_PORT"])
+
+def test_thrift_asks_the_directory(guarded: dict[str, str]) -> None:
     for login in (
         {},  # no credentials
         {"username": "bi", "password": "not-the-password", "auth": "LDAP"},
         {"username": "nobody", "password": password(guarded), "auth": "LDAP"},
     ):
         with pytest.raises(Exception, match=r"(?i)login|auth|sasl|validat|closed|peer|read 0 bytes"):
-            hive.connect(host="127.0.0.1", port=port, **login).cursor().execute("select 1")
-    cursor = hive.connect(
-        host="127.0.0.1", port=port, username="bi", password=password(guarded), auth="LDAP"
-    ).cursor()
+            connect(guarded, login).cursor().execute("select 1")
+    cursor = connect(guarded, {"username": "bi", "password": password(guarded), "auth": "LDAP"}).cursor()
     cursor.execute("select 40 + 2")
     assert cursor.fetchone()[0] == 42
+
+
+def test_thrift_speaks_only_verified_tls(guarded: dict[str, str]) -> None:
+    home = Path(guarded["LAKEHOUSE_HOME"])
+    port = int(guarded["LAKEHOUSE_THRIFT_PORT"])
+    files = tls.TlsFiles.from_env(home)
+    assert files.keystore.is_file() and oct(files.keystore.stat().st_mode & 0o777) == "0o600"
+    # the handshake verifies against the certificate the server start made, for its host names
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as plain,
+        tls.client_context(files).wrap_socket(plain, server_hostname="localhost") as secured,
+    ):
+        subject = dict(item[0] for item in secured.getpeercert()["subject"])
+        assert subject["commonName"] == "localhost"
+        assert secured.version() in ("TLSv1.2", "TLSv1.3")
+    # ... and fails against anything else: the system's CAs, or another host name
+    for context, name in (
+        (ssl.create_default_context(), "localhost"),
+        (tls.client_context(files), "not-this-host.example"),
+    ):
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as plain,
+            pytest.raises(ssl.SSLCertVerificationError),
+        ):
+            context.wrap_socket(plain, server_hostname=name)
+    # what clients report when the certificate does not verify (Thrift's own error only says
+    # "could not connect")
+    elsewhere = dataclasses.replace(files, certificate=Path("/etc/ssl/certs/ca-certificates.crt"))
+    assert "CERTIFICATE_VERIFY_FAILED" in (tls.handshake_failure("127.0.0.1", port, elsewhere) or "")
+    # a plain-text client with the right password is refused
+    login = {"username": "bi", "password": password(guarded), "auth": "LDAP"}
+    with pytest.raises(Exception, match=r"(?i)read 0 bytes|closed|reset|peer|sasl"):
+        connect(guarded, login, use_tls=False).cursor().execute("select 1")
+    # the keystore's password is in no log
+    secret = files.keystore_password()
+    assert secret not in (home / "logs" / "server.log").read_text(errors="replace")
+
+
+def test_beeline_over_tls_with_a_password(guarded: dict[str, str]) -> None:
+    home = Path(guarded["LAKEHOUSE_HOME"])
+    port = int(guarded["LAKEHOUSE_THRIFT_PORT"])
+    password_file = credentials.secrets_dir(home) / credentials.password_file("bi")
+    beeline = [str(SPARK_BIN / "beeline"), "--silent=true", "--outputformat=tsv2"]
+    served = run(
+        [*beeline, "-u", tls.beeline_url("localhost", port, tls.TlsFiles.from_env(home)),
+         "-n", "bi", "-w", str(password_file), "-e", "select 40 + 2 as answer"],
+        guarded,
+        timeout=180,
+    )  # fmt: skip
+    assert served.returncode == 0 and "\n42\n" in f"\n{served.stdout}", served.stderr[-2000:]
+    plain = run(
+        [*beeline, "-u", f"jdbc:hive2://localhost:{port}/", "-n", "bi", "-w", str(password_file),
+         "-e", "select 40 + 2 as answer"],
+        guarded,
+        timeout=180,
+    )  # fmt: skip
+    assert "\n42\n" not in f"\n{plain.stdout}"
+    assert "Could not open client transport" in plain.stderr + plain.stdout
 
 
 def test_spark_connect_wants_the_token(guarded: dict[str, str]) -> None:

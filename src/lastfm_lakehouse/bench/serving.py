@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from lastfm_lakehouse.serving import credentials
+from lastfm_lakehouse.serving.clients import hive_connection
 from lastfm_lakehouse.settings import repo_root
 
 LOOKUP = (
@@ -38,12 +38,10 @@ def client(
     latencies: list[float],
     errors: list[str],
 ) -> None:
-    from pyhive import hive
-
     rng = random.Random(seed)
     for attempt in range(5):  # session opening can fail transiently when many clients connect at once
         try:
-            connection = hive.connect(host=host, port=port, **credentials.hive_login())
+            connection = hive_connection(host, port)
             break
         except Exception as exc:
             errors.append(f"connect: {type(exc).__name__}: {str(exc)[:200]}")
@@ -86,9 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.clients < 1 or not 0 < args.seconds <= 3600:
         parser.error("--clients must be >= 1 and --seconds in (0, 3600]")
-    from pyhive import hive
-
-    cursor = hive.connect(host=args.host, port=args.port, **credentials.hive_login()).cursor()
+    cursor = hive_connection(args.host, args.port).cursor()
     cursor.execute(f"select distinct user_sha1 from {args.schema}.mart_recommendations_als limit 5000")
     users = [row[0] for row in cursor.fetchall()]
     if not users:

@@ -5,6 +5,7 @@ file per secret, mode 600, created on first use. Secrets go to programs through 
 * ``<user>.password``: a BI user's LDAP password (``make directory`` creates ``bi``'s);
 * ``ldap-admin.password``: the directory's admin;
 * ``connect.token``: the Spark Connect pre-shared token (``spark.connect.authenticate.token``).
+* ``keystore.password``: the Thrift server's TLS keystore (``serving.tls``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from urllib.parse import urlparse
 from lastfm_lakehouse.settings import lakehouse_home
 
 DEFAULT_BI_USER = "bi"
+CONNECT_TOKEN = "connect.token"
+KEYSTORE_PASSWORD = "keystore.password"
+LDAP_ADMIN_PASSWORD = "ldap-admin.password"
 # Spark Connect sends a token without TLS only over a local channel, which pyspark opens for
 # this host name alone (pyspark.sql.connect.client.core.DefaultChannelBuilder).
 LOCAL_CONNECT_HOST = "localhost"
@@ -26,10 +30,16 @@ def secrets_dir(home: Path | None = None) -> Path:
     return (home or lakehouse_home()) / "secrets"
 
 
-def secret(name: str, value: str | None = None, home: Path | None = None) -> str:
-    """The secret ``name``: written with ``value`` when given (or random when the file is absent)."""
+def password_file(user: str) -> str:
+    """The file name of ``user``'s password under ``secrets_dir``."""
+    return f"{user}.password"
+
+
+def secret(file_name: str, value: str | None = None, home: Path | None = None) -> str:
+    """The secret kept in ``secrets_dir()/file_name``: written with ``value`` when given (or random
+    when the file is absent)."""
     folder = secrets_dir(home)
-    path = folder / f"{name}.password" if name != "connect" else folder / "connect.token"
+    path = folder / file_name
     if value is not None or not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
@@ -48,13 +58,13 @@ def password_of(user: str, home: Path | None = None) -> str | None:
     given = os.environ.get("DBT_ENV_SECRET_LAKEHOUSE_PASSWORD", "")
     if given:
         return given
-    path = secrets_dir(home) / f"{user}.password"
+    path = secrets_dir(home) / password_file(user)
     return path.read_text().strip() if path.is_file() else None
 
 
 def connect_token(home: Path | None = None) -> str | None:
     """The Spark Connect token when the server uses one (its file exists), else None."""
-    path = secrets_dir(home) / "connect.token"
+    path = secrets_dir(home) / CONNECT_TOKEN
     return path.read_text().strip() if path.is_file() else None
 
 

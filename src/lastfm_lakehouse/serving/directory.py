@@ -18,19 +18,17 @@ with the password a client sends: Spark's HiveServer2 LDAP provider.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lastfm_lakehouse.serving import credentials
+from lastfm_lakehouse.serving import commands, credentials
 from lastfm_lakehouse.serving.server import port_open
 from lastfm_lakehouse.settings import lakehouse_home
 
@@ -144,8 +142,8 @@ access to * by users read by * none
 
 def ldap_tool(directory: Directory, tool: str, ldif: str = "", extra: list[str] | None = None) -> str:
     """Run an ldap-utils tool as the directory's admin (password from its file, never argv)."""
-    credentials.secret("ldap-admin", home=directory.lakehouse)  # created on first use
-    admin = credentials.secrets_dir(directory.lakehouse) / "ldap-admin.password"
+    credentials.secret(credentials.LDAP_ADMIN_PASSWORD, home=directory.lakehouse)  # created on first use
+    admin = credentials.secrets_dir(directory.lakehouse) / credentials.LDAP_ADMIN_PASSWORD
     result = subprocess.run(
         [tool, "-x", "-H", directory.url, "-D", ADMIN, "-y", str(admin), *(extra or [])],
         input=ldif,
@@ -197,9 +195,11 @@ userPassword: {ssha(password)}
 
 def up(directory: Directory) -> None:
     ensure_packages()
-    admin_password = credentials.secret("ldap-admin", home=directory.lakehouse)
+    admin_password = credentials.secret(credentials.LDAP_ADMIN_PASSWORD, home=directory.lakehouse)
     given = os.environ.get("LAKEHOUSE_BI_PASSWORD") or None
-    user_password = credentials.secret(directory.user, given, home=directory.lakehouse)
+    user_password = credentials.secret(
+        credentials.password_file(directory.user), given, home=directory.lakehouse
+    )
     if running_pid(directory) is None:
         if port_open(LOOPBACK, directory.port):
             raise DirectoryError(
@@ -226,7 +226,7 @@ def up(directory: Directory) -> None:
     print(
         f"LDAP directory up on {directory.url}: user {directory.user} "
         f"({directory.user_dn(directory.user)}), password in "
-        f"{credentials.secrets_dir(directory.lakehouse) / directory.user}.password",
+        f"{credentials.secrets_dir(directory.lakehouse) / credentials.password_file(directory.user)}",
         flush=True,
     )
 
@@ -245,16 +245,12 @@ def down(directory: Directory) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # the same argparse shape as the other serving entry points: one subcommand word
-    parser = argparse.ArgumentParser(
-        prog="python -m lastfm_lakehouse.serving.directory",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    args = commands.parse(
+        "lastfm_lakehouse.serving.directory", __doc__, ("up", "down", "status", "password"), argv
     )
-    parser.add_argument("command", choices=("up", "down", "status", "password"))
-    args = parser.parse_args(argv)
     directory = Directory.from_env()
-    try:
+
+    def act() -> int:
         if args.command == "up":
             up(directory)
         elif args.command == "down":
@@ -264,11 +260,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"LDAP directory {'up (pid ' + str(pid) + ')' if pid else 'down'} on {directory.url}")
             return 0 if pid else 1
         else:
-            print(credentials.secret(directory.user, home=directory.lakehouse))
-    except (DirectoryError, subprocess.CalledProcessError) as exc:
-        print(f"directory: {exc}", file=sys.stderr)
-        return 2
-    return 0
+            print(credentials.secret(credentials.password_file(directory.user), home=directory.lakehouse))
+        return 0
+
+    return commands.run(act, (DirectoryError, subprocess.CalledProcessError))
 
 
 if __name__ == "__main__":

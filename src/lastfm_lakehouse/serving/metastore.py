@@ -16,15 +16,14 @@ PostgreSQL locks. Then point every process at it:
 
 from __future__ import annotations
 
-import argparse
 import glob
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from lastfm_lakehouse.serving import commands
 from lastfm_lakehouse.settings import DEFAULT_JDBC_JARS, lakehouse_home
 
 DATABASE = "metastore"
@@ -208,16 +207,12 @@ def down(cluster: Cluster) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # the same argparse shape as serving.server's main: one subcommand word per entry point
-    parser = argparse.ArgumentParser(
-        prog="python -m lastfm_lakehouse.serving.metastore",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    args = commands.parse(
+        "lastfm_lakehouse.serving.metastore", __doc__, ("up", "down", "status", "url"), argv
     )
-    parser.add_argument("command", choices=("up", "down", "status", "url"))
-    args = parser.parse_args(argv)
     cluster = Cluster.from_env()
-    try:
+
+    def act() -> int:
         if args.command == "up":
             up(cluster)
             print(f"PostgreSQL metastore up: {cluster.url} (data {cluster.data}, log {cluster.log})")
@@ -231,10 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if running else 3
         else:
             print(cluster.url)
-    except MetastoreError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return 0
+
+    return commands.run(act, (MetastoreError,))
 
 
 if __name__ == "__main__":

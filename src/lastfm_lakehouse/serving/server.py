@@ -8,7 +8,8 @@ clients), over the same warehouse and metastore the builds write.
 ``LAKEHOUSE_SERVER_HOST`` says otherwise - and refuses any other address without authentication.
 ``LAKEHOUSE_SERVER_AUTH=ldap`` checks Thrift clients' passwords against the LDAP directory
 (``make directory``, ``serving.directory``) and requires Spark Connect clients to send the token in
-``$LAKEHOUSE_HOME/secrets/connect.token`` (``serving.credentials``). It logs to
+``$LAKEHOUSE_HOME/secrets/connect.token`` (``serving.credentials``); ``LAKEHOUSE_SERVER_TLS=on``
+puts TLS on the Thrift port (``serving.tls``, ``make tls``). It logs to
 ``$LAKEHOUSE_HOME/logs/server.log`` and keeps its pid in ``$LAKEHOUSE_HOME/server.pid``.
 ``LAKEHOUSE_SPARK_MASTER`` (e.g. ``spark://host:7077``, ``yarn``, ``k8s://...``) runs it on a
 cluster instead of in-process.
@@ -16,7 +17,6 @@ cluster instead of in-process.
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import socket
@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lastfm_lakehouse.serving import credentials
+from lastfm_lakehouse.serving import commands, credentials, tls
 from lastfm_lakehouse.settings import SparkSettings, lakehouse_home
 
 DEFAULT_HOST = "127.0.0.1"
@@ -59,6 +59,7 @@ class ServerConfig:
     home: Path
     auth: str = "none"
     ldap_url: str = ""
+    tls: bool = False
     query_timeout_seconds: int = DEFAULT_QUERY_TIMEOUT_SECONDS
 
     @classmethod
@@ -71,6 +72,7 @@ class ServerConfig:
             home=lakehouse_home(),
             auth=os.environ.get("LAKEHOUSE_SERVER_AUTH", "none").strip().lower() or "none",
             ldap_url=os.environ.get("LAKEHOUSE_LDAP_URL", f"ldap://127.0.0.1:{ldap_port}"),
+            tls=tls.enabled(),
             query_timeout_seconds=int(
                 os.environ.get("LAKEHOUSE_QUERY_TIMEOUT_SECONDS", DEFAULT_QUERY_TIMEOUT_SECONDS)
             ),
@@ -85,6 +87,14 @@ class ServerConfig:
                 f"refusing to serve on {self.host} without authentication: anyone who can reach it "
                 "would read every table. Set LAKEHOUSE_SERVER_AUTH=ldap (users in the directory "
                 "`make directory` starts) or bind to 127.0.0.1"
+            )
+        return None
+
+    def warning(self) -> str | None:
+        if self.auth != "none" and not self.tls and self.host not in LOOPBACK:
+            return (
+                f"serving on {self.host} with passwords but without TLS: they cross the network in "
+                "plain text. Set LAKEHOUSE_SERVER_TLS=on (`make tls` makes a keystore)"
             )
         return None
 
@@ -134,8 +144,13 @@ def auth_conf(config: ServerConfig) -> dict[str, str]:
         "spark.hadoop.hive.server2.authentication": "LDAP",
         "spark.hadoop.hive.server2.authentication.ldap.url": config.ldap_url,
         "spark.hadoop.hive.server2.authentication.ldap.baseDN": PEOPLE,
-        "spark.connect.authenticate.token": credentials.secret("connect", home=config.home),
+        "spark.connect.authenticate.token": credentials.secret(credentials.CONNECT_TOKEN, home=config.home),
     }
+
+
+def tls_conf(config: ServerConfig) -> dict[str, str]:
+    """TLS on the Thrift port (``serving.tls``): plain-text clients are refused."""
+    return tls.server_conf(tls.TlsFiles.from_env(config.home)) if config.tls else {}
 
 
 def containment_conf(config: ServerConfig) -> dict[str, str]:
@@ -161,6 +176,7 @@ def containment_conf(config: ServerConfig) -> dict[str, str]:
 def server_conf(config: ServerConfig) -> dict[str, str]:
     return {
         **auth_conf(config),
+        **tls_conf(config),
         **containment_conf(config),
         "spark.app.name": "lastfm-lakehouse-server",
         "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
@@ -194,8 +210,9 @@ def run(config: ServerConfig) -> int:
     spark = get_or_create(settings, extra_conf=server_conf(config))
     jvm = spark._jvm  # type: ignore[attr-defined]
     # HiveServer2's LDAP provider reads a fresh HiveConf (hive-site.xml + JVM system properties),
-    # not Spark's Hadoop conf: hand it the directory's settings as system properties too.
-    for key, value in auth_conf(config).items():
+    # not Spark's Hadoop conf: hand it the directory's (and the keystore's) settings as system
+    # properties too.
+    for key, value in {**auth_conf(config), **tls_conf(config)}.items():
         if key.startswith("spark.hadoop.hive."):
             jvm.java.lang.System.setProperty(key.removeprefix("spark.hadoop."), value)
     jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
@@ -221,6 +238,17 @@ def start(config: ServerConfig) -> int:
     if refusal:
         print(f"ERROR: {refusal}", file=sys.stderr)
         return 2
+    warning = config.warning()
+    if warning:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    if config.tls:
+        files = tls.TlsFiles.from_env(config.home)
+        try:
+            if tls.create(files, config.host):
+                print(f"made a self-signed TLS keystore {files.keystore}; clients trust {files.certificate}")
+        except tls.TlsError as exc:
+            print(f"ERROR: {exc}", file=sys.stderr)
+            return 1
     pid = running_pid(config)
     if pid is not None and all(port_open(config.host, p) for p in config.ports.values()):
         print(f"server already running (pid {pid}): {describe(config)}")
@@ -314,7 +342,7 @@ def status(config: ServerConfig) -> int:
 def describe(config: ServerConfig) -> str:
     return (
         f"jdbc:hive2://{config.host}:{config.thrift_port}  sc://{config.host}:{config.connect_port}  "
-        f"auth {config.auth}  log {config.log_file}"
+        f"auth {config.auth}  tls {'on' if config.tls else 'off'}  log {config.log_file}"
     )
 
 
@@ -326,16 +354,12 @@ def tail(path: Path, lines: int = 30) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # the same argparse shape as serving.metastore's main: one subcommand word per entry point
-    parser = argparse.ArgumentParser(
-        prog="python -m lastfm_lakehouse.serving.server",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    args = commands.parse(
+        "lastfm_lakehouse.serving.server", __doc__, ("start", "stop", "status", "run"), argv
     )
-    parser.add_argument("command", choices=("start", "stop", "status", "run"))
-    args = parser.parse_args(argv)
     config = ServerConfig.from_env()
-    return {"start": start, "stop": stop, "status": status, "run": run}[args.command](config)
+    action = {"start": start, "stop": stop, "status": status, "run": run}[args.command]
+    return commands.run(lambda: action(config), (tls.TlsError,))
 
 
 if __name__ == "__main__":

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from dbt.adapters.contracts.connection import Connection
+from dbt.adapters.contracts.connection import Connection, ConnectionState
+from dbt.adapters.events.logging import AdapterLogger
+from dbt.adapters.exceptions import FailedToConnectError
 from dbt.adapters.spark.connections import (
+    PyhiveConnectionWrapper,
     SparkConnectionManager,
     SparkConnectionMethod,
     SparkCredentials,
@@ -14,6 +18,8 @@ from dbt.adapters.spark.connections import (
 from dbt_common.exceptions import DbtRuntimeError
 
 from lastfm_lakehouse.settings import SparkSettings
+
+logger = AdapterLogger("Lakehouse")
 
 
 @dataclass
@@ -81,6 +87,8 @@ class LakehouseConnectionManager(SparkConnectionManager):
                     "or run `make directory`, which keeps it in $LAKEHOUSE_HOME/secrets/"
                 )
             creds.password = password
+        if connection.state != "open" and creds.method == SparkConnectionMethod.THRIFT and creds.use_ssl:
+            return cls.open_verified_tls(connection)
         if connection.state != "open" and creds.method == SparkConnectionMethod.SESSION:
             from lastfm_lakehouse.spark_session import get_or_create
 
@@ -89,3 +97,49 @@ class LakehouseConnectionManager(SparkConnectionManager):
             except (RuntimeError, ValueError) as exc:
                 raise DbtRuntimeError(f"could not start the embedded Spark session: {exc}") from exc
         return super().open(connection)
+
+    @classmethod
+    def open_verified_tls(cls, connection: Connection) -> Connection:
+        """``use_ssl`` with the server's certificate and host name verified (``serving.tls``):
+        dbt-spark's own TLS transport accepts any certificate (``ssl.CERT_NONE``)."""
+        from pyhive import hive
+
+        from lastfm_lakehouse.serving import tls
+
+        creds = connection.credentials
+        files = tls.TlsFiles.from_env(creds.spark_settings().home)
+        failure: Exception | None = None
+        for attempt in range(1 + creds.connect_retries):
+            try:
+                transport = tls.hive_transport(
+                    creds.host, creds.port, creds.user, creds.password, creds.auth, files
+                )
+                handle = hive.connect(
+                    thrift_transport=transport,
+                    username=creds.user,
+                    configuration=creds.server_side_parameters,
+                )
+            except tls.TlsError as exc:
+                raise DbtRuntimeError(f"lakehouse profile, use_ssl: {exc}") from exc
+            except Exception as exc:  # SASL failures can be transient under load: retried
+                failure = exc
+                refused = tls.handshake_failure(creds.host, creds.port, files)
+                if refused:  # a certificate that does not verify will not verify on a retry
+                    raise FailedToConnectError(f"{refused} (trusting {files.certificate})") from exc
+                logger.debug(
+                    f"TLS connection attempt {attempt + 1} to {creds.host}:{creds.port} failed: {exc}"
+                )
+                time.sleep(creds.connect_timeout)
+                continue
+            connection.handle = PyhiveConnectionWrapper(
+                handle,
+                poll_interval=creds.poll_interval,
+                query_timeout=creds.query_timeout,
+                query_retries=creds.query_retries,
+            )
+            connection.state = ConnectionState.OPEN
+            return connection
+        raise FailedToConnectError(
+            f"could not open a verified TLS connection to {creds.host}:{creds.port} "
+            f"({1 + creds.connect_retries} attempts): {failure}"
+        )

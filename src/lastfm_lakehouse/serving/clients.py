@@ -1,0 +1,38 @@
+"""How Python clients (PyHive: the serving bench, the tests, BI scripts) connect to the Thrift
+server as it is configured: LDAP login when ``LAKEHOUSE_SERVER_AUTH=ldap`` (``serving.credentials``),
+verified TLS when ``LAKEHOUSE_SERVER_TLS=on`` (``serving.tls``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lastfm_lakehouse.serving import credentials, tls
+
+
+def hive_connection(
+    host: str,
+    port: int,
+    login: dict[str, str] | None = None,
+    use_tls: bool | None = None,
+    home: Path | None = None,
+) -> Any:
+    """A ``pyhive.hive.Connection``. ``login`` defaults to ``credentials.hive_login()``,
+    ``use_tls`` to ``tls.enabled()`` and ``home`` (where the certificate to trust is) to
+    ``$LAKEHOUSE_HOME``."""
+    from pyhive import hive
+
+    login = credentials.hive_login() if login is None else login
+    if tls.enabled() if use_tls is None else use_tls:
+        files = tls.TlsFiles.from_env(home)
+        transport = tls.hive_transport(
+            host, port, login.get("username"), login.get("password"), login.get("auth"), files
+        )
+        try:
+            return hive.connect(thrift_transport=transport, username=login.get("username"))
+        except Exception as exc:
+            refused = tls.handshake_failure(host, port, files)
+            if refused:
+                raise tls.TlsError(refused) from exc
+            raise
+    return hive.connect(host=host, port=port, **login)

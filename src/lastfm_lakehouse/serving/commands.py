@@ -1,0 +1,34 @@
+"""The shape every serving entry point shares (``python -m lastfm_lakehouse.serving.<module> <command>``,
+behind ``make serve``, ``make metastore``, ``make directory``, ``make tls``): one subcommand word,
+the module's docstring as ``--help``, and the module's own errors printed as one ``ERROR:`` line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+
+def parse(
+    module: str,
+    doc: str | None,
+    commands: Sequence[str],
+    argv: list[str] | None,
+    options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", choices=tuple(commands))
+    if options is not None:
+        options(parser)
+    return parser.parse_args(argv)
+
+
+def run(action: Callable[[], int | None], errors: tuple[type[BaseException], ...]) -> int:
+    """``action``'s exit code (None is 0); one of ``errors`` is printed and exits 1."""
+    try:
+        return action() or 0
+    except errors as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
