@@ -350,6 +350,15 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
     assert queries > 20
     after = table_location(setup, "lastfm.mart_recommendations_als")
     assert after != before and "mart_recommendations_als__versions/v" in after
+    # the server keeps the served marts in memory: it caches the new version of its own accord
+    log = Path(served["LAKEHOUSE_HOME"]) / "logs" / "server.log"
+    deadline = time.monotonic() + 60
+    while not any(
+        line.startswith("served cache: lastfm.mart_recommendations_als: ") and f"of {after} cached" in line
+        for line in log.read_text(errors="replace").splitlines()
+    ):
+        assert time.monotonic() < deadline, "the server did not cache the new version of the mart"
+        time.sleep(1)
     versions_dir = (
         Path(served["LAKEHOUSE_HOME"]) / "warehouse" / "lastfm.db" / "mart_recommendations_als__versions"
     )

@@ -1,5 +1,5 @@
-"""The server's configuration rules, without a JVM: who may be served where, and what the TLS
-certificate is made for."""
+"""The server's configuration rules, without a JVM: who may be served where, what the TLS
+certificate is made for, which tables the server keeps in memory, the serving bench's arithmetic."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lastfm_lakehouse.serving import tls
+from lastfm_lakehouse.bench.serving import figures
+from lastfm_lakehouse.serving import served_cache, tls
 from lastfm_lakehouse.serving.server import ServerConfig
 
 
@@ -58,3 +59,22 @@ def test_tls_switch_and_missing_files_are_explained(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("LAKEHOUSE_TLS_KEYSTORE", str(tmp_path / "admin.p12"))
     with pytest.raises(tls.TlsError, match=r"admin\.p12"):
         tls.create(tls.TlsFiles.from_env(tmp_path))
+
+
+def test_the_served_cache_keeps_what_dashboards_read_but_facts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAKEHOUSE_SERVER_CACHE", raising=False)
+    tables = served_cache.configured_tables("lastfm")
+    assert "lastfm.mart_recommendations_als" in tables and "lastfm.dim_users" in tables
+    assert not any(".fct_" in table for table in tables)  # fct_plays is in an exposure, too big to keep
+    assert len(tables) == len(set(tables))
+    monkeypatch.setenv("LAKEHOUSE_SERVER_CACHE", "mart_recommendations_als, other.t")
+    assert served_cache.configured_tables("s") == ["s.mart_recommendations_als", "other.t"]
+    monkeypatch.setenv("LAKEHOUSE_SERVER_CACHE", "none")
+    assert served_cache.configured_tables("s") == []
+
+
+def test_serving_bench_figures() -> None:
+    result = figures([0.1, 0.2, 0.3, 0.4], 2.0)
+    assert result["queries"] == 4 and result["queries_per_second"] == 2.0
+    assert result["p50_ms"] == 250.0 and result["p95_ms"] == result["p99_ms"] == 400.0
+    assert figures([], 1.0)["p95_ms"] is None

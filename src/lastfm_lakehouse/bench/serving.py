@@ -1,10 +1,14 @@
 """Serving benchmark: concurrent BI-style point lookups (one user's top-10) against the Thrift server.
 
     python -m lastfm_lakehouse.bench.serving --clients 8 --seconds 60      (make bench-serve)
+    ... --label full --during "make build DBT_ARGS='--select mart_recommendations_als'"
 
-Each client is its own PyHive connection (as each BI user is) and loops, for a bounded time, over
-random users of ``mart_recommendations_als``. Prints queries/s, latency percentiles and errors, and
-writes them to ``bench/results/serve-<date>.json``. Only talks to the given host (default loopback).
+Each client is its own PyHive connection (as each BI user is; LDAP and TLS as the server is
+configured) and loops, for a bounded time, over random users of ``mart_recommendations_als``,
+asking for their top-10 as a BI tool does (``order by rank limit 10``). Prints queries/s, latency
+percentiles and errors, and writes them to ``bench/results/serve-<date>[-<label>].json``. With
+``--during``, that command (a rebuild) runs alongside and the figures are also given for the time
+it ran. Only talks to the given host (default loopback).
 """
 
 from __future__ import annotations
@@ -15,16 +19,17 @@ import json
 import os
 import random
 import statistics
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 from lastfm_lakehouse.serving.clients import hive_connection
-from lastfm_lakehouse.settings import repo_root
+from lastfm_lakehouse.settings import lakehouse_home, repo_root
 
 LOOKUP = (
     "select rank, artist_name, score, because_artist_name from {schema}.mart_recommendations_als "
-    "where user_sha1 = '{user}' and rank <= 10 order by rank"
+    "where user_sha1 = '{user}' order by rank limit 10"
 )
 
 
@@ -33,11 +38,12 @@ def client(
     port: int,
     schema: str,
     users: list[str],
-    deadline: float,
+    running: threading.Event,
     seed: int,
-    latencies: list[float],
+    samples: list[tuple[float, float]],
     errors: list[str],
 ) -> None:
+    """Lookups until ``running`` is cleared; each answered one is ``(finished at, seconds)``."""
     rng = random.Random(seed)
     for attempt in range(5):  # session opening can fail transiently when many clients connect at once
         try:
@@ -49,14 +55,14 @@ def client(
     else:
         return
     cursor = connection.cursor()
-    while time.monotonic() < deadline:
+    while running.is_set():
         started = time.perf_counter()
         try:
             cursor.execute(LOOKUP.format(schema=schema, user=rng.choice(users)))
             rows = cursor.fetchall()
-            if not rows:
-                raise RuntimeError("empty result")
-            latencies.append(time.perf_counter() - started)
+            if not 0 < len(rows) <= 10:
+                raise RuntimeError(f"{len(rows)} rows for one user's top-10")
+            samples.append((time.monotonic(), time.perf_counter() - started))
         except Exception as exc:  # counted and reported, the client goes on
             errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
     connection.close()
@@ -65,6 +71,27 @@ def client(
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def figures(latencies: list[float], seconds: float) -> dict[str, float | int | None]:
+    def ms(value: float) -> float:
+        return round(value * 1000, 1)
+
+    return {
+        "seconds": round(seconds, 1),
+        "queries": len(latencies),
+        "queries_per_second": round(len(latencies) / seconds, 2) if seconds > 0 else None,
+        "p50_ms": ms(statistics.median(latencies)) if latencies else None,
+        "p95_ms": ms(percentile(latencies, 0.95)) if latencies else None,
+        "p99_ms": ms(percentile(latencies, 0.99)) if latencies else None,
+    }
+
+
+def summary(result: dict) -> str:
+    return (
+        f"queries/s {result['queries_per_second']}  p50 {result['p50_ms']} ms  p95 {result['p95_ms']} ms  "
+        f"p99 {result['p99_ms']} ms"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,8 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=os.environ.get("LAKEHOUSE_SERVER_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("LAKEHOUSE_THRIFT_PORT", "10000")))
     parser.add_argument("--schema", default=os.environ.get("LASTFM_SCHEMA", "lastfm"))
+    parser.add_argument("--label", default="", help="names the results file (e.g. default, full)")
     parser.add_argument(
-        "--out", type=Path, default=None, help="JSON results (default bench/results/serve-<date>.json)"
+        "--during",
+        default="",
+        help="a shell command (a rebuild) to run alongside; lookups go on until it ends",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON results (default bench/results/serve-<date>[-<label>].json)",
     )
     args = parser.parse_args(argv)
     if args.clients < 1 or not 0 < args.seconds <= 3600:
@@ -89,46 +125,64 @@ def main(argv: list[str] | None = None) -> int:
     users = [row[0] for row in cursor.fetchall()]
     if not users:
         parser.error(f"{args.schema}.mart_recommendations_als is empty: build the lakehouse first")
-    latencies: list[float] = []
+    samples: list[tuple[float, float]] = []
     errors: list[str] = []
     print(
         f"{args.clients} clients x {args.seconds:.0f}s of point lookups on {len(users)} users at "
-        f"{args.host}:{args.port} ...",
+        f"{args.host}:{args.port}" + (f", while `{args.during}` runs" if args.during else "") + " ...",
         flush=True,
     )
-    deadline = time.monotonic() + args.seconds
-    started = time.monotonic()
+    running = threading.Event()
+    running.set()
     threads = [
         threading.Thread(
-            target=client, args=(args.host, args.port, args.schema, users, deadline, seed, latencies, errors)
+            target=client, args=(args.host, args.port, args.schema, users, running, seed, samples, errors)
         )
         for seed in range(args.clients)
     ]
+    started = time.monotonic()
     for thread in threads:
         thread.start()
+    during = None
+    if args.during:
+        log = lakehouse_home() / "logs" / "bench-serve-during.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("wb") as out:
+            command = subprocess.Popen(args.during, shell=True, stdout=out, stderr=subprocess.STDOUT)
+            command_started = time.monotonic()
+            code = command.wait()
+        during = {
+            "command": args.during,
+            "exit_code": code,
+            "log": str(log),
+            "window": (command_started, time.monotonic()),
+        }
+    time.sleep(max(0.0, started + args.seconds - time.monotonic()))
+    running.clear()
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
     result = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "query": LOOKUP.format(schema=args.schema, user="<user_sha1>"),
         "clients": args.clients,
-        "seconds": round(elapsed, 1),
-        "queries": len(latencies),
-        "queries_per_second": round(len(latencies) / elapsed, 2),
-        "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
-        "p95_ms": round(percentile(latencies, 0.95) * 1000, 1) if latencies else None,
-        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1) if latencies else None,
+        "users": len(users),
+        **figures([latency for _, latency in samples], elapsed),
         "errors": len(errors),
         "first_errors": errors[:5],
     }
-    out = args.out or repo_root() / "bench" / "results" / f"serve-{dt.date.today().isoformat()}.json"
+    if during:
+        begin, end = during.pop("window")
+        inside = [latency for finished, latency in samples if begin <= finished <= end]
+        result["during"] = {**during, **figures(inside, end - begin)}
+    name = f"serve-{dt.date.today().isoformat()}" + (f"-{args.label}" if args.label else "")
+    out = args.out or repo_root() / "bench" / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(
-        f"queries/s {result['queries_per_second']}  p50 {result['p50_ms']} ms  p95 {result['p95_ms']} ms  "
-        f"p99 {result['p99_ms']} ms  errors {result['errors']}  -> {out}"
-    )
-    return 0 if latencies else 1
+    print(f"{summary(result)}  errors {result['errors']}  -> {out}")
+    if during:
+        print(f"while `{args.during}` ran (exit {during['exit_code']}): {summary(result['during'])}")
+    return 0 if samples and (not during or during["exit_code"] == 0) else 1
 
 
 if __name__ == "__main__":

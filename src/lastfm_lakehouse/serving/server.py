@@ -27,7 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lastfm_lakehouse.serving import commands, credentials, tls
+from lastfm_lakehouse.serving import commands, credentials, jvm, tls
+from lastfm_lakehouse.serving.served_cache import ServedCache, configured_tables
 from lastfm_lakehouse.settings import SparkSettings, lakehouse_home
 
 DEFAULT_HOST = "127.0.0.1"
@@ -173,6 +174,23 @@ def containment_conf(config: ServerConfig) -> dict[str, str]:
     }
 
 
+def catalog_conf(config: ServerConfig, settings: SparkSettings) -> dict[str, str]:
+    """The session catalog that keeps table metadata for METADATA_CACHE_TTL_SECONDS
+    (``serving/jvm/lakehouse/CachingSessionCatalog.java``): a point lookup then asks the metastore
+    nothing. Not with Delta, whose own catalog takes that place; ``LAKEHOUSE_SERVER_CATALOG_CACHE=off``
+    turns it off."""
+    if settings.table_format == "delta":
+        return {}
+    if os.environ.get("LAKEHOUSE_SERVER_CATALOG_CACHE", "on").strip().lower() in ("off", "false", "0", "no"):
+        print("catalog cache: off (LAKEHOUSE_SERVER_CATALOG_CACHE)", flush=True)
+        return {}
+    jar, how = jvm.serving_jar(config.home)
+    print(f"catalog cache: {how}" + ("" if jar else "; serving without it"), flush=True)
+    if jar is None:
+        return {}
+    return {"spark.jars": str(jar), "spark.sql.catalog.spark_catalog": jvm.CACHING_CATALOG}
+
+
 def server_conf(config: ServerConfig) -> dict[str, str]:
     return {
         **auth_conf(config),
@@ -207,15 +225,18 @@ def run(config: ServerConfig) -> int:
         print(f"ERROR: {refusal}", file=sys.stderr)
         return 2
     settings = SparkSettings.from_env()
-    spark = get_or_create(settings, extra_conf=server_conf(config))
-    jvm = spark._jvm  # type: ignore[attr-defined]
+    spark = get_or_create(settings, extra_conf={**server_conf(config), **catalog_conf(config, settings)})
+    gateway = spark._jvm  # type: ignore[attr-defined]
+    gateway.java.lang.System.setProperty(
+        "lakehouse.catalog.ttlMillis", str(METADATA_CACHE_TTL_SECONDS * 1000)
+    )
     # HiveServer2's LDAP provider reads a fresh HiveConf (hive-site.xml + JVM system properties),
     # not Spark's Hadoop conf: hand it the directory's (and the keystore's) settings as system
     # properties too.
     for key, value in {**auth_conf(config), **tls_conf(config)}.items():
         if key.startswith("spark.hadoop.hive."):
-            jvm.java.lang.System.setProperty(key.removeprefix("spark.hadoop."), value)
-    jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
+            gateway.java.lang.System.setProperty(key.removeprefix("spark.hadoop."), value)
+    gateway.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
         spark._jsparkSession.sqlContext()  # type: ignore[attr-defined]
     )
     print(
@@ -227,6 +248,9 @@ def run(config: ServerConfig) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    served = ServedCache(spark, configured_tables(os.environ.get("LASTFM_SCHEMA", "lastfm")))
+    print(f"served cache: keeping {', '.join(served.tables) or 'nothing'} in memory", flush=True)
+    threading.Thread(target=served.run, args=(stop,), name="served-cache", daemon=True).start()
     stop.wait()
     print("lastfm-lakehouse server: stopping", flush=True)
     spark.stop()
