@@ -17,12 +17,14 @@ SCALE ?= 1
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-java:  ## check for Java 17+ (installs openjdk-17-jre-headless with apt when root)
+java:  ## check for Java 17+ and javac (installs openjdk-17-jdk-headless with apt when root)
 	@major=$$(java -version 2>&1 | sed -nE 's/.*version "(1\.)?([0-9]+).*/\2/p' | head -1); \
-	if [ -n "$$major" ] && [ "$$major" -ge 17 ]; then exit 0; fi; \
+	if [ -n "$$major" ] && [ "$$major" -ge 17 ] && command -v javac >/dev/null; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Java 17+ not found (found: $${major:-none}): installing openjdk-17-jre-headless"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
+		echo "Java 17+ with javac not found (java: $${major:-none}): installing openjdk-17-jdk-headless"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless; \
+	elif [ -n "$$major" ] && [ "$$major" -ge 17 ]; then \
+		echo "note: no javac (a JDK): the server will run without its catalog cache"; \
 	else \
 		echo "ERROR: Spark needs Java 17+ (found: $${major:-none}). Install a JDK/JRE 17+ (e.g."; \
 		echo "  sudo apt-get install openjdk-17-jre-headless) or put one on PATH / JAVA_HOME."; \

@@ -89,6 +89,13 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.sql.ui.retainedExecutions": "200",
         "spark.eventLog.enabled": "false",
     }
+    serving_jars = sorted(
+        (home / "jars").glob("lakehouse-serving-*.jar"), key=lambda jar: jar.stat().st_mtime
+    )
+    if serving_jars:
+        # A view created through the server may record its session catalog (the caching one,
+        # serving.jvm): any session reading that view must be able to load the class.
+        conf["spark.driver.extraClassPath"] = str(serving_jars[-1])
     if settings.metastore_url:
         conf.update(
             {
@@ -96,7 +103,9 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
                 "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
                 "spark.hadoop.javax.jdo.option.ConnectionUserName": settings.metastore_user,
                 "spark.hadoop.javax.jdo.option.ConnectionPassword": settings.metastore_password,
-                "spark.driver.extraClassPath": settings.jdbc_jars,
+                "spark.driver.extraClassPath": ":".join(
+                    filter(None, [settings.jdbc_jars, conf.get("spark.driver.extraClassPath", "")])
+                ),
             }
         )
     if settings.table_format == "delta":
@@ -126,7 +135,7 @@ def get_or_create(
         if major is None:
             raise RuntimeError(
                 "Java was not found: Spark needs Java 17+. Run `make setup` (installs "
-                "openjdk-17-jre-headless when root) or set JAVA_HOME."
+                "openjdk-17-jdk-headless when root) or set JAVA_HOME."
             )
         if major < 17:
             raise RuntimeError(f"Java {major} found; Spark 4 needs Java 17+ (set JAVA_HOME).")

@@ -188,7 +188,16 @@ def catalog_conf(config: ServerConfig, settings: SparkSettings) -> dict[str, str
     print(f"catalog cache: {how}" + ("" if jar else "; serving without it"), flush=True)
     if jar is None:
         return {}
-    return {"spark.jars": str(jar), "spark.sql.catalog.spark_catalog": jvm.CACHING_CATALOG}
+    from lastfm_lakehouse.spark_session import spark_conf
+
+    # On the JVM's own class path, not spark.jars: those are loaded by per-session class loaders
+    # (Spark Connect's artifact isolation), and a closed session's loader could no longer load the
+    # class's inner classes (NoClassDefFoundError, seen with dbt's Python models over Connect).
+    class_path = [str(jar), *spark_conf(settings).get("spark.driver.extraClassPath", "").split(":")]
+    return {
+        "spark.driver.extraClassPath": ":".join(dict.fromkeys(entry for entry in class_path if entry)),
+        "spark.sql.catalog.spark_catalog": jvm.CACHING_CATALOG,
+    }
 
 
 def server_conf(config: ServerConfig) -> dict[str, str]:
