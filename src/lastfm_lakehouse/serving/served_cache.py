@@ -47,7 +47,7 @@ def files_mb(location: str) -> float | None:
 def exposed_tables(schema: str, exposures: Path | None = None) -> list[str]:
     """``schema.<model>`` for every model an exposure depends on, fact tables left out."""
     path = exposures or repo_root() / EXPOSURES
-    if not path.is_file():  # an installed package without the dbt project: name them instead
+    if not path.is_file():  # an installed package without the dbt project: set LAKEHOUSE_SERVER_CACHE
         return []
     document = yaml.safe_load(path.read_text()) or {}
     models: list[str] = []
@@ -97,12 +97,15 @@ class ServedCache:
         from pyspark import StorageLevel
 
         done = []
-        # A new session each round: no relation cached from before a switch (both lookups below
-        # then resolve the table from the same catalog entry).
-        session = self.spark.newSession()
         for table in self.tables:
-            location = self.location(session, table)
+            location = self.location(self.spark, table)
             known = self.cached.get(table)
+            if location is None and known:  # dropped: let its memory go
+                if known[1] is not None:
+                    known[1].unpersist()
+                del self.cached[table]
+                done.append(f"{table}: gone, no longer cached")
+                continue
             if location is None or (known and known[0] == location):
                 continue
             size = files_mb(location)
@@ -114,7 +117,9 @@ class ServedCache:
                 done.append(f"{table}: {'?' if size is None else f'{size:.0f}'} MB, read from its files")
                 continue
             started = time.monotonic()
-            frame = session.table(table).persist(StorageLevel.MEMORY_AND_DISK)
+            # A new session for the read: none of its relations were resolved before the switch,
+            # so it reads the location just looked up (both come from the same catalog entry).
+            frame = self.spark.newSession().table(table).persist(StorageLevel.MEMORY_AND_DISK)
             rows = frame.count()  # materialises every column: no BI query pays for it
             self.cached[table] = (location, frame)
             if known and known[1] is not None:
