@@ -134,27 +134,30 @@ def create(files: TlsFiles, bind_host: str = "127.0.0.1", force: bool = False) -
     if not force and all(p.is_file() for p in (files.keystore, files.certificate, files.truststore)):
         return False
     folder = files.keystore.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
+    folder.mkdir(parents=True, exist_ok=True)  # readable: clients anywhere need the certificate
     for path in (files.keystore, files.certificate, files.truststore):
         path.unlink(missing_ok=True)
     home = files.keystore_password_file.parent.parent
     credentials.secret(files.keystore_password_file.name, os.urandom(18).hex(), home=home)
     store = {"-storepass": files.keystore_password_file}
-    run_keytool(
-        [
-            "-genkeypair",
-            "-alias", ALIAS,
-            "-keyalg", "RSA",
-            "-keysize", "2048",
-            "-validity", str(VALIDITY_DAYS),
-            "-dname", "CN=localhost, OU=lastfm-lakehouse",
-            "-ext", "SAN=" + ",".join(host_names(bind_host)),
-            "-storetype", "PKCS12",
-            "-keystore", str(files.keystore),
-        ],
-        {**store, "-keypass": files.keystore_password_file},
-    )  # fmt: skip
+    private = os.umask(0o077)  # the keystore is born readable by its owner alone
+    try:
+        run_keytool(
+            [
+                "-genkeypair",
+                "-alias", ALIAS,
+                "-keyalg", "RSA",
+                "-keysize", "2048",
+                "-validity", str(VALIDITY_DAYS),
+                "-dname", "CN=localhost, OU=lastfm-lakehouse",
+                "-ext", "SAN=" + ",".join(host_names(bind_host)),
+                "-storetype", "PKCS12",
+                "-keystore", str(files.keystore),
+            ],
+            {**store, "-keypass": files.keystore_password_file},
+        )  # fmt: skip
+    finally:
+        os.umask(private)
     files.keystore.chmod(0o600)
     run_keytool(
         [
