@@ -16,10 +16,12 @@ def hive_connection(
     login: dict[str, str] | None = None,
     use_tls: bool | None = None,
     home: Path | None = None,
+    configuration: dict[str, str] | None = None,
 ) -> Any:
     """A ``pyhive.hive.Connection``. ``login`` defaults to ``credentials.hive_login()``,
     ``use_tls`` to ``tls.enabled()`` and ``home`` (where the certificate to trust is) to
-    ``$LAKEHOUSE_HOME``."""
+    ``$LAKEHOUSE_HOME``; ``configuration`` is the session's conf. A certificate that does not
+    verify raises ``tls.TlsError`` saying so (Thrift's own error only says "could not connect")."""
     from pyhive import hive
 
     login = credentials.hive_login() if login is None else login
@@ -29,10 +31,12 @@ def hive_connection(
             host, port, login.get("username"), login.get("password"), login.get("auth"), files
         )
         try:
-            return hive.connect(thrift_transport=transport, username=login.get("username"))
+            return hive.connect(
+                thrift_transport=transport, username=login.get("username"), configuration=configuration
+            )
         except Exception as exc:
             refused = tls.handshake_failure(host, port, files)
             if refused:
-                raise tls.TlsError(refused) from exc
+                raise tls.TlsError(f"{refused} (trusting {files.certificate})") from exc
             raise
-    return hive.connect(host=host, port=port, **login)
+    return hive.connect(host=host, port=port, configuration=configuration, **login)

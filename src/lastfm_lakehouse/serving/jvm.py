@@ -29,6 +29,7 @@ def serving_jar(home: Path) -> tuple[Path | None, str]:
     digest = hashlib.sha256(b"".join(s.read_bytes() for s in sources)).hexdigest()[:12]
     jar = home / "jars" / f"lakehouse-serving-{digest}.jar"
     if jar.is_file():
+        jar.touch()  # the newest jar is the one every session puts on its class path (spark_session)
         return jar, f"reused {jar}"
     javac, jar_tool = jdk_tool("javac"), jdk_tool("jar")
     if not javac or not jar_tool:

@@ -186,24 +186,17 @@ def catalog_conf(config: ServerConfig, settings: SparkSettings) -> dict[str, str
         return {}
     jar, how = jvm.serving_jar(config.home)
     print(f"catalog cache: {how}" + ("" if jar else "; serving without it"), flush=True)
-    if jar is None:
-        return {}
-    from lastfm_lakehouse.spark_session import spark_conf
+    # spark_session.spark_conf puts the newest serving jar (this one) on the JVM's own class path,
+    # as for every session: not spark.jars, which per-session class loaders load (Spark Connect's
+    # artifact isolation), and a closed session's loader could no longer load the class's inner
+    # classes (NoClassDefFoundError, seen with dbt's Python models over Connect).
+    return {} if jar is None else {"spark.sql.catalog.spark_catalog": jvm.CACHING_CATALOG}
 
-    # On the JVM's own class path, not spark.jars: those are loaded by per-session class loaders
-    # (Spark Connect's artifact isolation), and a closed session's loader could no longer load the
-    # class's inner classes (NoClassDefFoundError, seen with dbt's Python models over Connect).
-    class_path = [str(jar), *spark_conf(settings).get("spark.driver.extraClassPath", "").split(":")]
+
+def server_conf(config: ServerConfig, access: dict[str, str]) -> dict[str, str]:
+    """The server's Spark conf, with ``access`` (``auth_conf`` + ``tls_conf``, read once)."""
     return {
-        "spark.driver.extraClassPath": ":".join(dict.fromkeys(entry for entry in class_path if entry)),
-        "spark.sql.catalog.spark_catalog": jvm.CACHING_CATALOG,
-    }
-
-
-def server_conf(config: ServerConfig) -> dict[str, str]:
-    return {
-        **auth_conf(config),
-        **tls_conf(config),
+        **access,
         **containment_conf(config),
         "spark.app.name": "lastfm-lakehouse-server",
         "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
@@ -234,7 +227,10 @@ def run(config: ServerConfig) -> int:
         print(f"ERROR: {refusal}", file=sys.stderr)
         return 2
     settings = SparkSettings.from_env()
-    spark = get_or_create(settings, extra_conf={**server_conf(config), **catalog_conf(config, settings)})
+    access = {**auth_conf(config), **tls_conf(config)}
+    spark = get_or_create(
+        settings, extra_conf={**server_conf(config, access), **catalog_conf(config, settings)}
+    )
     gateway = spark._jvm  # type: ignore[attr-defined]
     gateway.java.lang.System.setProperty(
         "lakehouse.catalog.ttlMillis", str(METADATA_CACHE_TTL_SECONDS * 1000)
@@ -242,7 +238,7 @@ def run(config: ServerConfig) -> int:
     # HiveServer2's LDAP provider reads a fresh HiveConf (hive-site.xml + JVM system properties),
     # not Spark's Hadoop conf: hand it the directory's (and the keystore's) settings as system
     # properties too.
-    for key, value in {**auth_conf(config), **tls_conf(config)}.items():
+    for key, value in access.items():
         if key.startswith("spark.hadoop.hive."):
             gateway.java.lang.System.setProperty(key.removeprefix("spark.hadoop."), value)
     gateway.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(

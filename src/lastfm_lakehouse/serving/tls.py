@@ -23,7 +23,6 @@ verification off.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lastfm_lakehouse.serving import commands, credentials
+from lastfm_lakehouse.serving import commands, credentials, jvm
 from lastfm_lakehouse.settings import lakehouse_home
 
 ALIAS = "lakehouse-thrift"
@@ -100,9 +99,7 @@ def host_names(bind_host: str) -> list[str]:
 
 
 def keytool() -> str:
-    java_home = os.environ.get("JAVA_HOME", "").strip()
-    candidate = Path(java_home) / "bin" / "keytool" if java_home else None
-    found = str(candidate) if candidate and candidate.is_file() else shutil.which("keytool")
+    found = jvm.jdk_tool("keytool")
     if not found:
         raise TlsError("keytool (from the JDK) is not on PATH: run `make java` or set JAVA_HOME")
     return found

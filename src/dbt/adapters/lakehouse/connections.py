@@ -100,32 +100,27 @@ class LakehouseConnectionManager(SparkConnectionManager):
 
     @classmethod
     def open_verified_tls(cls, connection: Connection) -> Connection:
-        """``use_ssl`` with the server's certificate and host name verified (``serving.tls``):
+        """``use_ssl`` with the server's certificate and host name verified (``serving.clients``):
         dbt-spark's own TLS transport accepts any certificate (``ssl.CERT_NONE``)."""
-        from pyhive import hive
-
-        from lastfm_lakehouse.serving import tls
+        from lastfm_lakehouse.serving import clients, tls
 
         creds = connection.credentials
-        files = tls.TlsFiles.from_env(creds.spark_settings().home)
+        login = {"username": creds.user, "password": creds.password, "auth": creds.auth}
         failure: Exception | None = None
         for attempt in range(1 + creds.connect_retries):
             try:
-                transport = tls.hive_transport(
-                    creds.host, creds.port, creds.user, creds.password, creds.auth, files
-                )
-                handle = hive.connect(
-                    thrift_transport=transport,
-                    username=creds.user,
+                handle = clients.hive_connection(
+                    creds.host,
+                    creds.port,
+                    login,
+                    use_tls=True,
+                    home=creds.spark_settings().home,
                     configuration=creds.server_side_parameters,
                 )
-            except tls.TlsError as exc:
-                raise DbtRuntimeError(f"lakehouse profile, use_ssl: {exc}") from exc
+            except tls.TlsError as exc:  # a certificate that does not verify will not on a retry
+                raise FailedToConnectError(f"lakehouse profile, use_ssl: {exc}") from exc
             except Exception as exc:  # SASL failures can be transient under load: retried
                 failure = exc
-                refused = tls.handshake_failure(creds.host, creds.port, files)
-                if refused:  # a certificate that does not verify will not verify on a retry
-                    raise FailedToConnectError(f"{refused} (trusting {files.certificate})") from exc
                 logger.debug(
                     f"TLS connection attempt {attempt + 1} to {creds.host}:{creds.port} failed: {exc}"
                 )
