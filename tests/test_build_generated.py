@@ -13,7 +13,7 @@ from lastfm_lakehouse.data import countries, generate
 from lastfm_lakehouse.data.raw_files import count_lines
 from lastfm_lakehouse.settings import PLAYS_FILE, PROFILES_FILE
 
-from .conftest import Build, dbt_build
+from .conftest import Build, dbt_build, invoke_dbt
 from .contracts import assert_top_n_contract
 from .rawfiles import parse_plays, read_lines
 
@@ -257,3 +257,25 @@ def test_tuning_model_builds_on_a_one_point_grid(spark, build: Build, tmp_path: 
     row = tuning.iloc[0]
     assert (row["rank"], row["reg_param"], row["alpha"], row["max_iter"]) == (4, 0.05, 10.0, 2)
     assert bool(row["is_best"]) and 0 <= row["ndcg"] <= 1 and row["users_evaluated"] > 0
+
+
+def test_evaluation_refuses_factors_not_trained_on_its_split(spark, build: Build, tmp_path: Path) -> None:
+    """mart_model_evaluation scores the served ALS without training it again, so it must refuse
+    factors that may have seen a held-out row: the split rebuilt with another seed, mart_als_factors
+    not, fails and names the fix. (Last in the module: it leaves the split on the other seed.)"""
+    variables = {"max_rows_per_artist": ROWS_PER_ARTIST, "plays_cap": CAP, "holdout_seed": 8}
+    result = invoke_dbt(
+        "run",
+        build.raw_dir,
+        build.schema,
+        tmp_path / "target",
+        variables,
+        select="eval_plays_holdout_split mart_model_evaluation",
+    )
+    messages = {r.node.name: str(r.message) for r in result.result}  # type: ignore[attr-defined]
+    assert not result.success  # type: ignore[attr-defined]
+    assert (
+        "mart_als_factors was not trained on this build's training rows" in messages["mart_model_evaluation"]
+    )
+    assert "training_rows" in messages["mart_model_evaluation"]
+    assert "dbt build --select mart_als_factors+" in messages["mart_model_evaluation"]

@@ -1,9 +1,19 @@
-"""ALS factors of every user and artist, trained with Spark ALS (implicit) on fct_plays (default) or
-fct_plays_balanced (var als_training_input)."""
+"""ALS factors of every user and artist, trained with Spark ALS (implicit) on the training rows of
+eval_plays_holdout_split: every row but the evaluated users' held-out ones (default), or their
+per-artist-capped sample (var als_training_input). The rows' fingerprint goes into ``parameters``:
+mart_model_evaluation scores these factors only when they were trained on exactly its training rows.
+"""
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.recommenders.als import AlsParams, parse_training_input, train
+from lastfm_lakehouse.evaluation.holdout import training_rows
+from lastfm_lakehouse.recommenders.als import (
+    FINGERPRINT_KEY,
+    AlsParams,
+    parse_training_input,
+    train,
+    training_fingerprint,
+)
 
 
 def model(dbt, spark):
@@ -21,9 +31,9 @@ def model(dbt, spark):
     }
     params = AlsParams.from_config(config.get)
     source = parse_training_input(config["als_training_input"])
-    # both refs are literal so dbt records both dependencies; only the chosen one is read
-    inputs = {"all": dbt.ref("fct_plays"), "balanced": dbt.ref("fct_plays_balanced")}
-    users, artists = train(inputs[source], params)
+    ratings = training_rows(dbt.ref("eval_plays_holdout_split"), source)
+    fingerprint = training_fingerprint(ratings)
+    users, artists = train(ratings, params)
     users = users.select(F.lit("user").alias("entity_type"), F.col("user_key").alias("entity_key"), "factors")
     artists = artists.select(
         F.lit("artist").alias("entity_type"), F.col("artist_key").alias("entity_key"), "factors"
@@ -33,7 +43,11 @@ def model(dbt, spark):
         "entity_key",
         "factors",
         F.create_map(
-            *[F.lit(part) for item in params.as_map(training_input=source).items() for part in item]
+            *[
+                F.lit(part)
+                for item in params.as_map(training_input=source, **{FINGERPRINT_KEY: fingerprint}).items()
+                for part in item
+            ]
         ).alias("parameters"),
         F.current_timestamp().alias("trained_at"),
     )

@@ -1,6 +1,7 @@
 """ALS, kNN and the most-popular baseline scored on the per-user hold-out (eval_plays_holdout_split).
 
-``als`` trains on the input the production ALS uses (var als_training_input); the other input is
+``als`` is the served ALS (mart_als_factors, trained on the split's training rows of the input var
+als_training_input names), scored without training it again; the other input is trained here and
 scored beside it (``als_balanced`` or ``als_all``) so every build shows the trade-off.
 
 See lastfm_lakehouse.evaluation.metrics for the exact metric definitions; the dbt test
@@ -9,7 +10,7 @@ assert_recommenders_beat_popularity fails the build when ALS or kNN NDCG@k is no
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.evaluation.holdout import EvaluationSample, evaluate
+from lastfm_lakehouse.evaluation.holdout import EvaluationSample, evaluate, training_rows
 from lastfm_lakehouse.recommenders.als import TRAINING_INPUTS, Als, AlsParams, parse_training_input
 from lastfm_lakehouse.recommenders.knn import KnnParams, UserKnn
 from lastfm_lakehouse.recommenders.popularity import MostPopular
@@ -41,14 +42,22 @@ def model(dbt, spark):
     production = parse_training_input(config["als_training_input"])
     other = next(name for name in TRAINING_INPUTS if name != production)
     # one line per model: the baseline first (its lists stand in for users a model has none for)
+    split = dbt.ref("eval_plays_holdout_split")
     recommenders = [
         MostPopular(),
-        Als(als_params, name="als", training_input=production),
+        # the served ALS, scored as it is (it never trained on a held-out row): no second fit
+        Als.from_factors(
+            als_params,
+            dbt.ref("mart_als_factors"),
+            training_rows(split, production),
+            name="als",
+            training_input=production,
+        ),
         Als(als_params, name=f"als_{other}", training_input=other),
         UserKnn(knn_params, dbt.ref("dim_users")),
     ]
     sample = EvaluationSample(int(config["evaluation_max_users"]), int(config["holdout_seed"]))
-    results = evaluate(dbt.ref("eval_plays_holdout_split"), recommenders, int(config["evaluation_k"]), sample)
+    results = evaluate(split, recommenders, int(config["evaluation_k"]), sample)
     frame = spark.createDataFrame(results)
     return frame.select(
         "model",

@@ -156,7 +156,8 @@ def evaluate(
     fallback: dict[int, list[int]] = {}
     for recommender in recommenders:
         started = time.perf_counter()
-        recommender.fit(training_rows(split, recommender.training_input))
+        if not recommender.prefitted:
+            recommender.fit(training_rows(split, recommender.training_input))
         recs = holdout.lists(recommender)
         seconds = time.perf_counter() - started
         fallback = fallback or recs

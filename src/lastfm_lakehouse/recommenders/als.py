@@ -117,6 +117,23 @@ def train(ratings: DataFrame, params: AlsParams) -> tuple[DataFrame, DataFrame]:
     return users, artists
 
 
+def training_fingerprint(ratings: DataFrame) -> str:
+    """Which (user, artist) rows ``ratings`` holds, as ``"<rows>:<sum of 64-bit row hashes>"``:
+    recorded by mart_als_factors and checked by the evaluation, which scores those factors only if
+    they were trained on exactly its training rows (never on a held-out one)."""
+    from pyspark.sql import functions as F
+
+    row = ratings.agg(
+        F.count("*").alias("rows"),
+        F.sum(F.xxhash64(USER_KEY, ARTIST_KEY).cast("decimal(38,0)")).alias("checksum"),
+    ).first()
+    return f"{row['rows']}:{row['checksum'] or 0}"
+
+
+# The parameters-map key under which mart_als_factors records training_fingerprint.
+FINGERPRINT_KEY = "training_rows"
+
+
 class Als(Recommender):
     """Spark ALS (``train``); recommends by inner product of user and artist factors."""
 
@@ -126,6 +143,45 @@ class Als(Recommender):
         self.training_input = parse_training_input(training_input)
         self.user_factors: DataFrame | None = None
         self.artists: Targets | None = None
+
+    @classmethod
+    def from_factors(
+        cls,
+        params: AlsParams,
+        factors: DataFrame,
+        ratings: DataFrame,
+        name: str = "als",
+        training_input: str = "all",
+    ) -> Als:
+        """The ALS of mart_als_factors (``entity_type``, ``entity_key``, ``factors``, ``parameters``),
+        already fitted, for the evaluation to score without training again. Refused unless it was
+        trained with ``params`` on exactly ``ratings`` (``training_fingerprint``): a factor table
+        left from another split or other vars would score rows it had trained on."""
+        from pyspark.sql import functions as F
+
+        model = cls(params, name, training_input)
+        first = factors.select("parameters").first()
+        recorded = dict(first["parameters"]) if first else {}
+        expected = params.as_map(training_input=model.training_input)
+        expected[FINGERPRINT_KEY] = training_fingerprint(ratings)
+        wrong = sorted(key for key, value in expected.items() if recorded.get(key) != value)
+        if wrong:
+            detail = ", ".join(
+                f"{key}: trained {recorded.get(key)!r}, expected {expected[key]!r}" for key in wrong
+            )
+            raise ValueError(
+                f"mart_als_factors was not trained on this build's training rows and parameters ({detail}): "
+                "rebuild it (dbt build --select mart_als_factors+)"
+            )
+        model.user_factors = factors.where(F.col("entity_type") == "user").select(
+            F.col("entity_key").alias(USER_KEY), "factors"
+        )
+        artists = factors.where(F.col("entity_type") == "artist").select(
+            F.col("entity_key").alias(ARTIST_KEY), "factors"
+        )
+        model.artists = Targets.from_frame(artists.toPandas(), ARTIST_KEY)
+        model.prefitted = True
+        return model
 
     def fit(self, ratings: DataFrame) -> None:
         user_factors, artist_factors = train(ratings, self.params)

@@ -61,6 +61,8 @@ class Recommender(ABC):
 
     name: str
     training_input: str = "all"
+    # True when fitted elsewhere (e.g. the served ALS read from its mart): the evaluation does not fit it
+    prefitted: bool = False
 
     @abstractmethod
     def fit(self, ratings: DataFrame) -> None:

@@ -51,6 +51,13 @@ renamed as (
 
 ),
 
+-- identical records after cleaning: the first is staged, the others are duplicates
+numbered as (
+
+    {{ with_record_copies('renamed') }}
+
+),
+
 typed as (
 
     select
@@ -58,10 +65,8 @@ typed as (
         lower(user_raw) as user_sha1,
         {{ normalize_mbid('artist_mbid_raw') }} as artist_mbid,
         trim({{ csv_unquoted('artist_name_raw') }}) as artist_name,
-        {{ whole_number('plays_raw') }} as plays,
-        -- identical records after cleaning: the first is staged, the others are duplicates
-        row_number() over (partition by record order by line asc) as record_copy
-    from renamed
+        {{ whole_number('plays_raw') }} as plays
+    from numbered
 
 ),
 

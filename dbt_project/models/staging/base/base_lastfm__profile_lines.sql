@@ -52,6 +52,13 @@ renamed as (
 
 ),
 
+-- identical records after cleaning: the first is staged, the others are duplicates
+numbered as (
+
+    {{ with_record_copies('renamed') }}
+
+),
+
 typed as (
 
     select
@@ -68,9 +75,8 @@ typed as (
         coalesce(
             try_to_date(signup_raw, 'MMM d, yyyy'),
             try_to_date(substr(signup_raw, 1, 10), 'yyyy-MM-dd')
-        ) as signup_parsed,
-        row_number() over (partition by record order by line asc) as record_copy
-    from renamed
+        ) as signup_parsed
+    from numbered
 
 ),
 
