@@ -145,12 +145,17 @@ def node_timings(target_dir: Path) -> dict[str, Any]:
         resource = unique_id.split(".")[0]
         kind = f"{node.get('language', 'sql')} model" if resource == "model" else resource.replace("_", " ")
         seconds = float(result.get("execution_time") or 0.0)
+        execute = next((t for t in result.get("timing", []) if t.get("name") == "execute"), {})
+        parts = unique_id.split(".")
         nodes.append(
             {
-                "name": unique_id.split(".")[-1],
+                # a data test's id ends in a hash: test.<project>.<name>.<hash>
+                "name": parts[2] if parts[0] == "test" and len(parts) > 3 else parts[-1],
                 "type": kind,
                 "status": result["status"],
                 "seconds": round(seconds, 2),
+                "started_at": execute.get("started_at"),
+                "completed_at": execute.get("completed_at"),
             }
         )
         bucket = by_type.setdefault(kind, {"nodes": 0, "seconds": 0.0})
@@ -162,6 +167,7 @@ def node_timings(target_dir: Path) -> dict[str, Any]:
     return {
         "dbt_elapsed_seconds": round(float(results.get("elapsed_time") or 0.0), 1),
         "statuses": statuses,
+        "all": nodes,
         "by_type": by_type,
         "models": sorted((n for n in nodes if n["type"].endswith("model")), key=lambda n: -n["seconds"]),
         "slowest_tests": sorted(

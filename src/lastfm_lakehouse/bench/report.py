@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 # (name, unit, limit, "max" = measured must be <= limit / "min" = measured must be >= limit)
@@ -71,6 +72,40 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _at_peak(memory: dict[str, Any], nodes: list[dict[str, Any]]) -> list[str]:
+    """What the process tree held at its peak, and the dbt nodes running then (older results
+    have no breakdown: nothing)."""
+    if not memory.get("at_peak"):
+        return []
+    held = ", ".join(
+        f"{part['processes']} x {name} {part['rss_mb']:,.0f} MB"
+        if part["processes"] > 1
+        else f"{name} {part['rss_mb']:,.0f} MB"
+        for name, part in memory["at_peak"].items()
+    )
+    running = nodes_running_at(nodes, memory.get("peak_at", ""))
+    return [
+        "",
+        f"At the tree's peak ({memory['peak_after_seconds']:,.0f} s into the build): {held}; "
+        f"dbt nodes running then: {', '.join(running) or 'none (between nodes)'}",
+    ]
+
+
+def nodes_running_at(nodes: list[dict[str, Any]], moment: str) -> list[str]:
+    """Names of the nodes whose execution spans ``moment`` (ISO 8601 times, as dbt writes them)."""
+    if not moment:
+        return []
+    at = dt.datetime.fromisoformat(moment)
+    running = []
+    for node in nodes:
+        if node.get("started_at") and node.get("completed_at"):
+            start = dt.datetime.fromisoformat(node["started_at"])
+            end = dt.datetime.fromisoformat(node["completed_at"])
+            if start <= at <= end:
+                running.append(node["name"])
+    return running
+
+
 def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "not measured"
@@ -118,6 +153,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "Peak RSS per process (VmHWM): "
         + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in memory["process_peak_rss_mb"].items()),
+        *_at_peak(memory, nodes.get("all", [])),
         "",
         "## Wall time per dbt node type (sum of node times; 2 dbt threads overlap)",
         "",
