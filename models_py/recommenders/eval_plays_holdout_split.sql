@@ -2,10 +2,10 @@
 -- var('holdout_min_artists') artists is evaluated: var('evaluation_max_user_share') of those users,
 -- but at least var('evaluation_min_users') (all when fewer) and at most var('evaluation_max_users').
 -- Each evaluated user holds out round(var('holdout_fraction') * n) of their artists (at least 1),
--- chosen by a seeded hash; every other row is a training row. mart_als_factors trains on the training rows, so the build scores
--- the very ALS it serves and trains ALS once (the evaluated users' held-out rows, ~1 % of the rows
--- at full size, are the price). Training rows get the same per-artist cap as fct_plays_balanced
--- (is_training_sample).
+-- chosen by a seeded hash; every other row is a training row. mart_als_factors trains on the
+-- training rows, so the build scores the very ALS it serves and trains ALS once (the evaluated
+-- users' held-out rows, ~1 % of the rows at full size, are the price). Training rows get the same
+-- per-artist cap as fct_plays_balanced (is_training_sample).
 with
 
 plays as (
