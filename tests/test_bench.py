@@ -50,10 +50,10 @@ def test_make_bench_at_one_percent_writes_every_figure(tmp_path: Path) -> None:
     assert build["exit_code"] == 0 and build["wall_seconds"] > 0
     memory = build["memory"]
     assert memory["tree_peak_rss_mb"] > 0 and memory["process_peak_rss_mb"]["java"] > 100
-    # what the tree held at its peak adds up to the peak, and is reported with the nodes running then
     # the JVM counted once: a child mid-spawn (still the JVM) once doubled it (6,538 MB of java at
     # the peak against the JVM's own peak of 3,281 MB)
     assert memory["at_peak"]["java"]["rss_mb"] <= 1.1 * memory["process_peak_rss_mb"]["java"]
+    # what the tree held at its peak adds up to the peak, and is reported with the nodes running then
     assert sum(p["rss_mb"] for p in memory["at_peak"].values()) == pytest.approx(
         memory["tree_peak_rss_mb"], abs=1
     )

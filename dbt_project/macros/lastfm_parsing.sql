@@ -158,10 +158,11 @@
 {#- The rows of `relation` (a CTE with `record` and `line`) with `record_copy`: 1 for the first of
     identical records (smallest cleaned line), 2, 3... for the others. A window over every line
     shuffles and sorts all of them by record (the 17.5M-line plays model took 303 s with it, 245 s
-    this way, measured at full size). Here an aggregate over one 64-bit hash finds the records that repeat (few in any real file),
-    and only the lines with such a hash go through the window; a hash collision only sends a line
-    to the window, which compares the records themselves. Spark computes `relation` once per
-    branch: three reads of the file cost less than one shuffle of all its lines. -#}
+    this way, measured at full size). Here an aggregate over one 64-bit hash finds the records that
+    repeat (few in any real file), and only the lines with such a hash go through the window; a
+    hash collision only sends a line to the window, which compares the records themselves. Spark
+    computes `relation` once per branch: three reads of the file cost less than one shuffle of all
+    its lines. -#}
 {% macro with_record_copies(relation) -%}
     select
         {{ relation }}.*,

@@ -173,18 +173,22 @@ class Als(Recommender):
                 f"mart_als_factors was not trained on this build's training rows and parameters ({detail}): "
                 "rebuild it (dbt build --select mart_als_factors+)"
             )
-        model.user_factors = factors.where(F.col("entity_type") == "user").select(
-            F.col("entity_key").alias(USER_KEY), "factors"
+        model._use(
+            factors.where(F.col("entity_type") == "user").select(
+                F.col("entity_key").alias(USER_KEY), "factors"
+            ),
+            factors.where(F.col("entity_type") == "artist").select(
+                F.col("entity_key").alias(ARTIST_KEY), "factors"
+            ),
         )
-        artists = factors.where(F.col("entity_type") == "artist").select(
-            F.col("entity_key").alias(ARTIST_KEY), "factors"
-        )
-        model.artists = Targets.from_frame(artists.toPandas(), ARTIST_KEY)
         model.prefitted = True
         return model
 
     def fit(self, ratings: DataFrame) -> None:
-        user_factors, artist_factors = train(ratings, self.params)
+        self._use(*train(ratings, self.params))
+
+    def _use(self, user_factors: DataFrame, artist_factors: DataFrame) -> None:
+        """Recommend from these factors (``train``'s two frames)."""
         self.user_factors = user_factors
         self.artists = Targets.from_frame(artist_factors.toPandas(), ARTIST_KEY)
 
