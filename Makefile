@@ -11,8 +11,13 @@ USERS ?= 2000
 SEED ?= 360
 OUT ?= data/generated
 SCALE ?= 1
+# Apache Superset lives in its own virtualenv: its pins never meet dbt's or pyspark's.
+SUPERSET_VENV ?= .venv-superset
+SUPERSET_REQUIREMENTS := src/lastfm_lakehouse/dashboards/superset-requirements.txt
+SUPERSET_STAMP := $(SUPERSET_VENV)/.installed-$(shell cksum < $(SUPERSET_REQUIREMENTS) | cut -d' ' -f1)
+SCREENSHOTS := src/lastfm_lakehouse/dashboards/screenshots
 
-.PHONY: help setup java blas build test test-unit lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop directory directory-stop tls bench-serve bench
+.PHONY: help setup java blas superset chromium dashboards dashboards-stop dashboards-screenshots build test test-unit lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop directory directory-stop tls bench-serve bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -100,6 +105,35 @@ tls: setup  ## TLS keystore for the Thrift port (keytool; then LAKEHOUSE_SERVER_
 
 directory-stop:  ## stop the LDAP directory
 	$(BIN)/python -m lastfm_lakehouse.serving.directory down
+
+$(SUPERSET_STAMP): $(SUPERSET_REQUIREMENTS)
+	@test -x $(SUPERSET_VENV)/bin/python || $(PYTHON) -m venv $(SUPERSET_VENV)
+	$(SUPERSET_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SUPERSET_VENV)/bin/python -m pip install -q -r $(SUPERSET_REQUIREMENTS)
+	@rm -f $(SUPERSET_VENV)/.installed-*; touch $@
+
+superset: $(SUPERSET_STAMP)  ## Apache Superset 6.1 (pinned) in its own virtualenv, .venv-superset
+
+chromium:  ## headless Chromium + chromedriver for the dashboards' browser test (apt when root)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Chromium or chromedriver not found: installing Debian's chromium and chromium-driver"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+			|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }; \
+	else \
+		echo "ERROR: no Chromium + chromedriver, and apt-get needs root:"; \
+		echo "  sudo apt-get install chromium chromium-driver"; \
+		exit 1; \
+	fi
+
+dashboards: setup superset serve  ## Superset on 127.0.0.1:8088 with the three dashboards, on the built lakehouse
+	SUPERSET_VENV=$(abspath $(SUPERSET_VENV)) $(BIN)/python -m lastfm_lakehouse.dashboards.superset_app up
+
+dashboards-stop:  ## stop Superset (the server stays up: make stop)
+	$(BIN)/python -m lastfm_lakehouse.dashboards.superset_app down
+
+dashboards-screenshots: dashboards chromium  ## the README's screenshots, from the running dashboards
+	$(BIN)/python -m lastfm_lakehouse.dashboards.browser --out $(SCREENSHOTS)
 
 bench-serve: setup  ## 8 clients x 60 s of point lookups over Thrift against the built lakehouse (starts the server)
 	$(BIN)/python -m lastfm_lakehouse.serving.server start

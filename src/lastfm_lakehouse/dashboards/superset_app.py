@@ -1,0 +1,363 @@
+"""``make dashboards``: Apache Superset on the lakehouse's marts, at http://127.0.0.1:8088.
+
+Superset runs from its own virtualenv (``SUPERSET_VENV``, default ``.venv-superset``; ``make``
+installs it) so its pins never meet dbt's or pyspark's. Its state lives in
+``$LAKEHOUSE_HOME/superset/`` (metadata database, config, pid) and its log in
+``$LAKEHOUSE_HOME/logs/superset.log``. ``up`` is idempotent: it initialises what is missing, starts
+Superset when it is not running, and (re)imports the checked-in dashboards every time.
+
+  up      initialise, start, import the dashboards, print their URLs
+  down    stop Superset
+  status  is it up, where, where is its log
+
+The admin is ``admin``; the password is ``SUPERSET_ADMIN_PASSWORD`` when set, otherwise generated
+once, printed once and kept in ``$LAKEHOUSE_HOME/secrets/superset-admin.password``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lastfm_lakehouse.dashboards import bundle
+from lastfm_lakehouse.dashboards.api import Superset, SupersetError, wait_healthy
+from lastfm_lakehouse.serving import commands
+from lastfm_lakehouse.serving.credentials import bi_user, password_of, secret, secrets_dir
+from lastfm_lakehouse.serving.server import ServerConfig, port_open, tail
+from lastfm_lakehouse.settings import lakehouse_home
+
+ADMIN = "admin"
+ADMIN_PASSWORD_FILE = "superset-admin.password"
+SECRET_KEY_FILE = "superset-secret-key"
+DEFAULT_PORT = 8088
+HOST = "127.0.0.1"
+START_TIMEOUT_SECONDS = 240
+DATABASE_NAME = "Last.fm lakehouse"
+# Superset's schema version this home was initialised for: a newer Superset re-runs the migrations.
+INIT_STAMP = ".initialised"
+
+# Run by Superset's own Python: create the admin, or reset its password, reading it from stdin so
+# that it never appears on a command line.
+ADMIN_SCRIPT = """
+import sys
+from superset.app import create_app
+app = create_app()
+with app.app_context():
+    from superset import db, security_manager as sm
+    password = sys.stdin.read().strip()
+    user = sm.find_user(username=sys.argv[1])
+    if user is None:
+        if not sm.add_user(sys.argv[1], "Lakehouse", "Admin", "admin@localhost", sm.find_role("Admin"),
+                           password=password):
+            sys.exit("could not create the Superset admin")
+    else:
+        sm.reset_password(user.id, password)
+    db.session.commit()
+"""
+
+CONFIG_TEMPLATE = """# Written by `make dashboards` (lastfm_lakehouse.dashboards.superset_app) on each run.
+from pathlib import Path
+
+SECRET_KEY = Path({secret_key!r}).read_text().strip()
+SQLALCHEMY_DATABASE_URI = "sqlite:///{metadata_db}"
+# Served on loopback over plain HTTP: Talisman's HTTPS redirects and strict CSP stay off.
+TALISMAN_ENABLED = False
+WTF_CSRF_ENABLED = True
+SUPERSET_WEBSERVER_TIMEOUT = {timeout}
+SQLLAB_TIMEOUT = {timeout}
+ROW_LIMIT = 10000
+"""
+
+
+class DashboardsError(RuntimeError):
+    pass
+
+
+@dataclass
+class SupersetConfig:
+    venv: Path
+    home: Path
+    port: int
+    lakehouse: ServerConfig
+
+    @classmethod
+    def from_env(cls) -> SupersetConfig:
+        default_venv = Path(__file__).resolve().parents[3] / ".venv-superset"
+        return cls(
+            venv=Path(os.environ.get("SUPERSET_VENV", default_venv)).absolute(),
+            home=lakehouse_home(),
+            port=int(os.environ.get("SUPERSET_PORT", DEFAULT_PORT)),
+            lakehouse=ServerConfig.from_env(),
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "superset"
+
+    @property
+    def config_file(self) -> Path:
+        return self.state_dir / "superset_config.py"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "superset.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "superset.log"
+
+    def tool(self, name: str) -> str:
+        return str(self.venv / "bin" / name)
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "SUPERSET_CONFIG_PATH": str(self.config_file),
+            "SUPERSET_HOME": str(self.state_dir),
+            "FLASK_APP": "superset",
+        }
+
+
+def admin_password(home: Path) -> tuple[str, bool]:
+    """The admin's password and whether it was generated just now (then it is printed once)."""
+    given = os.environ.get("SUPERSET_ADMIN_PASSWORD", "")
+    if given:
+        return secret(ADMIN_PASSWORD_FILE, given, home), False
+    fresh = not (secrets_dir(home) / ADMIN_PASSWORD_FILE).exists()
+    return secret(ADMIN_PASSWORD_FILE, home=home), fresh
+
+
+def running_pid(config: SupersetConfig) -> int | None:
+    try:
+        pid = int(config.pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    return pid
+
+
+def lakehouse_uri(config: SupersetConfig) -> tuple[str, dict[str, str]]:
+    """The Thrift server's URL for Superset, and the import's passwords (LDAP)."""
+    server = config.lakehouse
+    if server.tls:
+        raise DashboardsError(
+            "the Thrift server speaks TLS (LAKEHOUSE_SERVER_TLS=on), but Superset reaches it through "
+            "PyHive's hive:// dialect, which has no TLS option. Serve Superset's connection without TLS "
+            "on loopback, or connect a JDBC tool instead (README, Dashboards)"
+        )
+    host = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host
+    schema = os.environ.get("LASTFM_SCHEMA", "lastfm")
+    if server.auth != "ldap":
+        return bundle.sqlalchemy_uri(host, server.thrift_port, schema), {}
+    user = bi_user()
+    password = password_of(user, config.home)
+    if password is None:
+        raise DashboardsError(
+            f"the server checks passwords (LDAP) and {user}'s is unknown: run `make directory` or set "
+            "DBT_ENV_SECRET_LAKEHOUSE_PASSWORD"
+        )
+    uri = bundle.sqlalchemy_uri(host, server.thrift_port, schema, user=user, ldap=True)
+    return uri, {bundle.DATABASE_FILE: password}
+
+
+def check_lakehouse(config: SupersetConfig) -> None:
+    server = config.lakehouse
+    if not port_open(server.host, server.thrift_port):
+        raise DashboardsError(
+            f"the lakehouse's Thrift server is not answering on {server.host}:{server.thrift_port}: "
+            "start it with `make serve` (`make dashboards` does) after `make build`"
+        )
+
+
+def step(label: str, command: list[str], config: SupersetConfig, stdin: str | None = None) -> None:
+    started = time.monotonic()
+    print(f"superset: {label} ...", flush=True)
+    config.log_file.parent.mkdir(parents=True, exist_ok=True)
+    with config.log_file.open("ab") as log:
+        result = subprocess.run(
+            command,
+            env=config.env(),
+            input=stdin.encode() if stdin else None,
+            stdout=log,
+            stderr=log,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise DashboardsError(
+            f"`{' '.join(Path(command[0]).name if i == 0 else c for i, c in enumerate(command[:3]))}` failed "
+            f"(exit {result.returncode}); last lines of {config.log_file}:\n{tail(config.log_file)}"
+        )
+    print(f"superset: {label}: {time.monotonic() - started:.0f}s", flush=True)
+
+
+def initialise(config: SupersetConfig, password: str) -> None:
+    """Metadata database, roles and admin; the migrations only when this Superset is new here."""
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    key_file = secrets_dir(config.home) / SECRET_KEY_FILE
+    secret(SECRET_KEY_FILE, None if key_file.exists() else secrets.token_urlsafe(48), config.home)
+    config.config_file.write_text(
+        CONFIG_TEMPLATE.format(
+            secret_key=str(key_file),
+            metadata_db=config.state_dir / "superset.db",
+            timeout=START_TIMEOUT_SECONDS,
+        )
+    )
+    version = subprocess.run(
+        [config.tool("python"), "-c", "import importlib.metadata as m; print(m.version('apache-superset'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    stamp = config.state_dir / INIT_STAMP
+    if not stamp.exists() or stamp.read_text().strip() != version:
+        step("creating its metadata database", [config.tool("superset"), "db", "upgrade"], config)
+        step("creating roles and permissions", [config.tool("superset"), "init"], config)
+        stamp.write_text(version + "\n")
+    step("setting the admin", [config.tool("python"), "-c", ADMIN_SCRIPT, ADMIN], config, stdin=password)
+
+
+def start(config: SupersetConfig) -> None:
+    pid = running_pid(config)
+    if pid is not None:
+        if not wait_healthy(config.url, START_TIMEOUT_SECONDS, lambda: running_pid(config) is not None):
+            raise DashboardsError(
+                f"Superset (pid {pid}) is not answering at {config.url}; see {config.log_file}"
+            )
+        print(f"superset: already running (pid {pid})")
+        return
+    started = time.monotonic()
+    with config.log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [
+                config.tool("gunicorn"),
+                "--bind",
+                f"{HOST}:{config.port}",
+                "--workers",
+                "1",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "8",
+                "--timeout",
+                str(START_TIMEOUT_SECONDS),
+                "--limit-request-line",
+                "0",
+                "--limit-request-field_size",
+                "0",
+                "superset.app:create_app()",
+            ],
+            env=config.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    config.pid_file.write_text(f"{process.pid}\n")
+    if not wait_healthy(config.url, START_TIMEOUT_SECONDS, lambda: process.poll() is None):
+        process.terminate()
+        config.pid_file.unlink(missing_ok=True)
+        raise DashboardsError(
+            f"Superset did not come up at {config.url}; last lines of {config.log_file}:\n"
+            f"{tail(config.log_file)}"
+        )
+    print(
+        f"superset: started (pid {process.pid}) in {time.monotonic() - started:.0f}s, log {config.log_file}"
+    )
+
+
+def provision(config: SupersetConfig, password: str) -> Superset:
+    """Import the dashboards (overwriting what an earlier import made) and sync the datasets' columns."""
+    uri, passwords = lakehouse_uri(config)
+    started = time.monotonic()
+    client = Superset(config.url, ADMIN, password).login()
+    client.import_bundle(bundle.build(uri), passwords)
+    datasets = client.datasets(DATABASE_NAME)
+    for dataset in datasets:
+        try:
+            client.refresh_dataset(dataset["id"])
+        except SupersetError as exc:
+            raise DashboardsError(
+                f"Superset cannot read {dataset['table_name']} through {uri}: "
+                f"is it built (`make build`)? {exc}"
+            ) from exc
+    print(
+        f"superset: imported {len(bundle.dashboards())} dashboards, synced {len(datasets)} datasets' columns "
+        f"in {time.monotonic() - started:.0f}s"
+    )
+    return client
+
+
+def up(config: SupersetConfig) -> int:
+    if not Path(config.tool("superset")).exists():
+        raise DashboardsError(f"no Superset in {config.venv}: `make dashboards` installs it")
+    check_lakehouse(config)
+    lakehouse_uri(config)  # refuse an unusable server configuration before starting anything
+    if running_pid(config) is None and port_open(HOST, config.port):
+        raise DashboardsError(
+            f"port {config.port} on {HOST} is taken by another program: stop it or set SUPERSET_PORT"
+        )
+    password, generated = admin_password(config.home)
+    initialise(config, password)
+    start(config)
+    provision(config, password)
+    where = secrets_dir(config.home) / ADMIN_PASSWORD_FILE
+    if generated:
+        print(f"superset: generated the admin's password (shown this once, kept in {where}): {password}")
+    print(f"Superset: {config.url}  (log in as {ADMIN}; password in {where})")
+    for slug, dashboard in bundle.dashboards().items():
+        print(f"  {dashboard['dashboard_title']:<16} {config.url}/superset/dashboard/{slug}/")
+    return 0
+
+
+def down(config: SupersetConfig) -> int:
+    pid = running_pid(config)
+    if pid is None:
+        print("superset not running")
+        config.pid_file.unlink(missing_ok=True)
+        return 0
+    os.killpg(pid, signal.SIGTERM)
+    for _ in range(60):
+        if running_pid(config) is None:
+            break
+        time.sleep(0.5)
+    else:
+        os.killpg(pid, signal.SIGKILL)
+    config.pid_file.unlink(missing_ok=True)
+    print(f"superset stopped (pid {pid})")
+    return 0
+
+
+def status(config: SupersetConfig) -> int:
+    pid = running_pid(config)
+    if pid is None:
+        print(
+            "superset not running"
+            + (f" (but port {config.port} is taken)" if port_open(HOST, config.port) else "")
+        )
+        return 3
+    healthy = wait_healthy(config.url, 5)
+    print(
+        f"superset running (pid {pid}) at {config.url}: {'healthy' if healthy else 'NOT answering'}; "
+        f"log {config.log_file}"
+    )
+    return 0 if healthy else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = commands.parse("lastfm_lakehouse.dashboards.superset_app", __doc__, ("up", "down", "status"), argv)
+    config = SupersetConfig.from_env()
+    action = {"up": up, "down": down, "status": status}[args.command]
+    return commands.run(lambda: action(config), (DashboardsError, SupersetError))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

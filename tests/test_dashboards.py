@@ -1,0 +1,221 @@
+"""Superset on a built lakehouse, used as a person would: ``make dashboards``' provisioning
+(``lastfm_lakehouse.dashboards.superset_app``) against a real Thrift server, every chart's data
+through Superset's REST API, and every dashboard opened in headless Chromium, logged in, waited for
+and checked for chart errors, with screenshots kept under the test's output.
+
+Needs Superset's virtualenv and Chromium; the fixture installs both through ``make`` (Chromium with
+apt, as root) and skips, saying why, only where Chromium cannot be installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lastfm_lakehouse.dashboards import browser, bundle
+from lastfm_lakehouse.dashboards.api import Superset, SupersetError
+from lastfm_lakehouse.dashboards.superset_app import ADMIN, ADMIN_PASSWORD_FILE
+from lastfm_lakehouse.data import generate
+
+from .conftest import REPO
+from .test_server import free_port, run
+
+pytestmark = pytest.mark.spark  # a dbt build and the server's JVM
+
+SUPERSET_VENV = REPO / ".venv-superset"
+RECOMMENDATIONS_N = 20  # dbt_project.yml var recommendations_n
+
+
+def make(target: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "-s", target], cwd=REPO, capture_output=True, text=True, timeout=1800, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def dashboards() -> Iterator[dict[str, str]]:
+    installed = make("chromium")
+    if installed.returncode != 0:
+        pytest.skip(
+            f"Chromium cannot be installed here: {installed.stdout.strip()} {installed.stderr.strip()}"
+        )
+    started = time.monotonic()
+    installed = make("superset")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    install_seconds = time.monotonic() - started
+    home = Path(tempfile.mkdtemp(prefix="lakehouse-dashboards-", dir="/tmp"))
+    raw = home / "raw"
+    generate.generate(raw, users=300, seed=7, progress=False)
+    env = {
+        **os.environ,
+        "LAKEHOUSE_HOME": str(home),
+        "LAKEHOUSE_DRIVER_MEMORY": "2g",
+        "LASTFM_RAW_DIR": str(raw),
+        "LAKEHOUSE_THRIFT_PORT": str(free_port()),
+        "LAKEHOUSE_CONNECT_PORT": str(free_port()),
+        "SUPERSET_PORT": str(free_port()),
+        "SUPERSET_VENV": str(SUPERSET_VENV),
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    for name in (
+        "LASTFM_SCHEMA",
+        "DBT_TARGET",
+        "LAKEHOUSE_SPARK_MASTER",
+        "LAKEHOUSE_METASTORE_URL",
+        "LAKEHOUSE_SERVER_AUTH",
+        "LAKEHOUSE_SERVER_TLS",
+        "SUPERSET_ADMIN_PASSWORD",
+    ):
+        env.pop(name, None)
+    built = run(
+        [
+            sys.executable,
+            "-m",
+            "dbt.cli.main",
+            "build",
+            "--profiles-dir",
+            "../profiles",
+            "--exclude-resource-type",
+            "test",
+            "unit_test",
+        ],
+        env,
+        cwd=REPO / "dbt_project",
+        timeout=1500,
+    )
+    assert built.returncode == 0, built.stdout[-4000:]
+    server = [sys.executable, "-m", "lastfm_lakehouse.serving.server"]
+    superset = [sys.executable, "-m", "lastfm_lakehouse.dashboards.superset_app"]
+    try:
+        up = run([*server, "start"], env, timeout=400)
+        assert up.returncode == 0, up.stdout + up.stderr
+        started = time.monotonic()
+        provisioned = run([*superset, "up"], env, timeout=900)
+        assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
+        env["UP_OUTPUT"] = provisioned.stdout
+        env["UP_SECONDS"] = f"{time.monotonic() - started:.1f}"
+        env["INSTALL_SECONDS"] = f"{install_seconds:.1f}"
+        yield env
+    finally:
+        run([*superset, "down"], env, timeout=120)
+        run([*server, "stop"], env, timeout=120)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def client(env: dict[str, str]) -> Superset:
+    """A REST client logged in as the admin (one login: Superset rate-limits them)."""
+    password = (Path(env["LAKEHOUSE_HOME"]) / "secrets" / ADMIN_PASSWORD_FILE).read_text().strip()
+    return Superset(f"http://127.0.0.1:{env['SUPERSET_PORT']}", ADMIN, password).login()
+
+
+def test_up_provisions_once_says_where_and_is_idempotent(dashboards: dict[str, str]) -> None:
+    print(f"\nsuperset install {dashboards['INSTALL_SECONDS']}s, first up {dashboards['UP_SECONDS']}s")
+    out = dashboards["UP_OUTPUT"]
+    password = (Path(dashboards["LAKEHOUSE_HOME"]) / "secrets" / ADMIN_PASSWORD_FILE).read_text().strip()
+    assert out.count(password) == 1, "a generated password is printed exactly once"
+    for slug in bundle.dashboards():
+        assert f"/superset/dashboard/{slug}/" in out
+    again = run(
+        [sys.executable, "-m", "lastfm_lakehouse.dashboards.superset_app", "up"], dashboards, timeout=600
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "already running" in again.stdout and password not in again.stdout
+    log = (Path(dashboards["LAKEHOUSE_HOME"]) / "logs" / "superset.log").read_text()
+    assert password not in log
+    titles = {d["dashboard_title"] for d in client(dashboards).get("/api/v1/dashboard/")["result"]}
+    assert titles == {d["dashboard_title"] for d in bundle.dashboards().values()}, "re-import adds nothing"
+
+
+def test_every_chart_of_every_dashboard_returns_data(dashboards: dict[str, str]) -> None:
+    superset = client(dashboards)
+    for slug in bundle.dashboards():
+        charts = superset.charts_of(slug)
+        assert len(charts) == browser.expected_charts(slug), slug
+        for chart in charts:
+            started = time.monotonic()
+            result = superset.chart_data(chart["id"])["result"][0]
+            seconds = time.monotonic() - started
+            print(f"{slug} / {chart['slice_name']}: {result['rowcount']} rows in {seconds:.2f}s")
+            assert not result.get("error"), (slug, chart["slice_name"], result["error"])
+            assert result["rowcount"] > 0, (slug, chart["slice_name"])
+
+
+def test_dashboards_render_in_chromium_without_errors(dashboards: dict[str, str], tmp_path: Path) -> None:
+    password = (Path(dashboards["LAKEHOUSE_HOME"]) / "secrets" / ADMIN_PASSWORD_FILE).read_text().strip()
+    out = tmp_path / "screenshots"
+    results = browser.render_all(f"http://127.0.0.1:{dashboards['SUPERSET_PORT']}", ADMIN, password, out)
+    print(f"\nscreenshots in {out}")
+    for result in results:
+        print(f"{result.slug}: {result.charts} charts rendered in {result.seconds:.1f}s")
+        assert not result.errors, (result.slug, result.errors, result.screenshot)
+        assert result.screenshot is not None and result.screenshot.stat().st_size > 10_000
+    rows = {r.slug: r.table_rows for r in results}["recommendations"]
+    # the user and artist filters select their first value on load: one user, one artist's lists
+    assert rows["The user"] == 1, rows
+    assert 0 < rows["ALS: top artists for the user"] <= RECOMMENDATIONS_N, rows
+    assert 0 < rows["Similar artists (ALS cosine)"] <= RECOMMENDATIONS_N, rows
+
+
+def test_a_broken_chart_is_caught_by_both_checks(dashboards: dict[str, str], tmp_path: Path) -> None:
+    """The checks can fail: a chart reading a column its table lacks shows an error in the browser
+    and through the API; re-importing the checked-in export repairs it."""
+    broken = tmp_path / "export"
+    shutil.copytree(bundle.EXPORT_DIR, broken)
+    chart_file = broken / "charts" / "play_statistics.yaml"
+    chart = yaml.safe_load(chart_file.read_text())
+    chart["params"]["all_columns"].append("no_such_column")
+    chart["query_context"] = chart["query_context"].replace('"stage_name"', '"no_such_column"', 1)
+    chart_file.write_text(yaml.safe_dump(chart, sort_keys=False))
+    superset = client(dashboards)
+    uri = f"hive://127.0.0.1:{dashboards['LAKEHOUSE_THRIFT_PORT']}/lastfm"
+    superset.import_bundle(bundle.build(uri, broken))
+    try:
+        for dataset in superset.datasets("Last.fm lakehouse"):
+            superset.refresh_dataset(dataset["id"])
+        chart_id = next(
+            c["id"] for c in superset.charts_of("listening-data") if c["slice_name"] == chart["slice_name"]
+        )
+        with pytest.raises(SupersetError, match="no_such_column"):
+            superset.chart_data(chart_id)
+        password = superset.password
+        driver = browser.open_browser()
+        try:
+            browser.log_in(driver, superset.url, ADMIN, password)
+            result = browser.render(
+                driver, superset.url, "listening-data", browser.expected_charts("listening-data"), None, 120
+            )
+        finally:
+            driver.quit()
+        assert "no_such_column" in result.errors.get(chart["slice_name"], ""), result.errors
+    finally:
+        repaired = run(
+            [sys.executable, "-m", "lastfm_lakehouse.dashboards.superset_app", "up"], dashboards, timeout=600
+        )
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+
+
+def test_missing_server_and_taken_port_are_reported(dashboards: dict[str, str], tmp_path: Path) -> None:
+    up = [sys.executable, "-m", "lastfm_lakehouse.dashboards.superset_app", "up"]
+    no_server = run(
+        up,
+        {**dashboards, "LAKEHOUSE_HOME": str(tmp_path), "LAKEHOUSE_THRIFT_PORT": str(free_port())},
+        timeout=120,
+    )
+    assert no_server.returncode == 1
+    assert "Thrift server is not answering" in no_server.stderr and "make serve" in no_server.stderr
+    taken = run(
+        up,
+        {**dashboards, "LAKEHOUSE_HOME": str(tmp_path), "SUPERSET_PORT": dashboards["LAKEHOUSE_THRIFT_PORT"]},
+        timeout=600,
+    )
+    assert taken.returncode == 1
+    assert f"port {dashboards['LAKEHOUSE_THRIFT_PORT']}" in taken.stderr and "SUPERSET_PORT" in taken.stderr
