@@ -1,14 +1,18 @@
 """The server's configuration rules, without a JVM: who may be served where, what the TLS
-certificate is made for, which tables the server keeps in memory, the serving bench's arithmetic."""
+certificate is made for, which tables the server keeps in memory, the serving bench's arithmetic,
+and how a served process is stopped."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from lastfm_lakehouse.bench.serving import figures
-from lastfm_lakehouse.serving import served_cache, tls
+from lastfm_lakehouse.serving import commands, served_cache, tls
 from lastfm_lakehouse.serving.server import ServerConfig
 
 
@@ -78,3 +82,14 @@ def test_serving_bench_figures() -> None:
     assert result["queries"] == 4 and result["queries_per_second"] == 2.0
     assert result["p50_ms"] == 250.0 and result["p95_ms"] == result["p99_ms"] == 400.0
     assert figures([], 1.0)["p95_ms"] is None
+
+
+def test_terminate_stops_a_process_and_kills_one_that_ignores_sigterm() -> None:
+    polite = subprocess.Popen(["sleep", "60"])
+    commands.terminate(polite.pid, lambda: polite.poll() is None)
+    assert polite.wait(timeout=5) == -signal.SIGTERM
+    # a process group whose leader ignores SIGTERM: SIGKILL once `seconds` have passed
+    stubborn = subprocess.Popen(["bash", "-c", "trap '' TERM; sleep 60 & wait"], start_new_session=True)
+    time.sleep(0.5)  # let bash install its trap
+    commands.terminate(stubborn.pid, lambda: stubborn.poll() is None, group=True, seconds=1)
+    assert stubborn.wait(timeout=5) == -signal.SIGKILL

@@ -2,40 +2,9 @@
 -- the listening-data dashboard: bucket b holds the values from 2^b to 2^(b + 1) - 1 (0 on its own).
 with
 
-plays as (
-
-    select * from {{ ref('fct_plays') }}
-
-),
-
-balanced as (
-
-    select * from {{ ref('fct_plays_balanced') }}
-
-),
-
 stage_rows as (
 
-    select
-        1 as stage_order,
-        'uncapped' as stage_name,
-        artist_key,
-        plays as listens
-    from plays
-    union all
-    select
-        2 as stage_order,
-        'plays_capped' as stage_name,
-        artist_key,
-        plays_capped as listens
-    from plays
-    union all
-    select
-        3 as stage_order,
-        'artist_rows_capped' as stage_name,
-        artist_key,
-        plays_capped as listens
-    from balanced
+    {{ listens_by_cap_stage() }}
 
 ),
 

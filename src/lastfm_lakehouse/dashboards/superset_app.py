@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -193,8 +192,8 @@ def step(label: str, command: list[str], config: SupersetConfig, stdin: str | No
         )
     if result.returncode != 0:
         raise DashboardsError(
-            f"`{' '.join(Path(command[0]).name if i == 0 else c for i, c in enumerate(command[:3]))}` failed "
-            f"(exit {result.returncode}); last lines of {config.log_file}:\n{tail(config.log_file)}"
+            f"superset: {label} failed (exit {result.returncode}); last lines of {config.log_file}:\n"
+            f"{tail(config.log_file)}"
         )
     print(f"superset: {label}: {time.monotonic() - started:.0f}s", flush=True)
 
@@ -203,7 +202,8 @@ def initialise(config: SupersetConfig, password: str) -> None:
     """Metadata database, roles and admin; the migrations only when this Superset is new here."""
     config.state_dir.mkdir(parents=True, exist_ok=True)
     key_file = secrets_dir(config.home) / SECRET_KEY_FILE
-    secret(SECRET_KEY_FILE, None if key_file.exists() else secrets.token_urlsafe(48), config.home)
+    if not key_file.exists():  # Superset signs sessions and encrypts the database password with it
+        secret(SECRET_KEY_FILE, secrets.token_urlsafe(48), config.home)
     config.config_file.write_text(
         CONFIG_TEMPLATE.format(
             secret_key=str(key_file),
@@ -324,13 +324,8 @@ def down(config: SupersetConfig) -> int:
         print("superset not running")
         config.pid_file.unlink(missing_ok=True)
         return 0
-    os.killpg(pid, signal.SIGTERM)
-    for _ in range(60):
-        if running_pid(config) is None:
-            break
-        time.sleep(0.5)
-    else:
-        os.killpg(pid, signal.SIGKILL)
+    # gunicorn's master and workers: the session it was started in
+    commands.terminate(pid, lambda: running_pid(config) is not None, group=True)
     config.pid_file.unlink(missing_ok=True)
     print(f"superset stopped (pid {pid})")
     return 0

@@ -5,7 +5,10 @@ the module's docstring as ``--help``, and the module's own errors printed as one
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 
@@ -32,3 +35,16 @@ def run(action: Callable[[], int | None], errors: tuple[type[BaseException], ...
     except errors as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
+
+
+def terminate(pid: int, running: Callable[[], bool], group: bool = False, seconds: float = 30) -> None:
+    """SIGTERM ``pid`` (its whole process group when ``group``), SIGKILL when ``running()`` still
+    holds after ``seconds``."""
+    send = os.killpg if group else os.kill
+    send(pid, signal.SIGTERM)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not running():
+            return
+        time.sleep(0.5)
+    send(pid, signal.SIGKILL)

@@ -342,13 +342,7 @@ def stop(config: ServerConfig) -> int:
         print("server not running")
         config.pid_file.unlink(missing_ok=True)
         return 0
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(60):
-        if running_pid(config) is None:
-            break
-        time.sleep(0.5)
-    else:
-        os.kill(pid, signal.SIGKILL)
+    commands.terminate(pid, lambda: running_pid(config) is not None)
     config.pid_file.unlink(missing_ok=True)
     print(f"server stopped (pid {pid})")
     return 0
