@@ -154,11 +154,25 @@ def test_bundle_points_the_database_at_this_server() -> None:
     assert ldap == "hive://b%20i@h:1/s?auth=LDAP", "the password is never in the URL"
 
 
-def test_superset_refuses_a_tls_server_with_the_reason(tmp_path: Path) -> None:
+def test_tls_server_connections_go_through_a_verified_tls_socket(tmp_path: Path) -> None:
     server = ServerConfig(host="127.0.0.1", thrift_port=10000, connect_port=15002, home=tmp_path, tls=True)
     config = superset_app.SupersetConfig(venv=tmp_path, home=tmp_path, port=8088, lakehouse=server)
-    with pytest.raises(superset_app.DashboardsError, match="no TLS option"):
+    with pytest.raises(superset_app.DashboardsError, match=r"certificate .* is missing"):
         superset_app.lakehouse_uri(config)
+    certificate = tmp_path / "tls" / "server.pem"
+    certificate.parent.mkdir()
+    certificate.write_text("(a certificate)")
+    assert superset_app.lakehouse_uri(config)[0] == "hive://127.0.0.1:10000/lastfm"
+    assert superset_app.write_config(config)
+    written = config.config_file.read_text()
+    assert "DB_CONNECTION_MUTATOR" in written and repr(str(certificate)) in written
+    compile(written, str(config.config_file), "exec")  # Superset imports it
+    assert not superset_app.write_config(config), "unchanged: a running Superset keeps running"
+    plain = superset_app.SupersetConfig(
+        venv=tmp_path, home=tmp_path, port=8088, lakehouse=ServerConfig("127.0.0.1", 10000, 15002, tmp_path)
+    )
+    assert superset_app.write_config(plain), "TLS off: changed, Superset restarts"
+    assert "DB_CONNECTION_MUTATOR" not in plain.config_file.read_text()
 
 
 def test_ldap_server_without_a_known_password_is_refused(

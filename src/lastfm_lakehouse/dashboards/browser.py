@@ -24,6 +24,8 @@ CHART = '[data-test="chart-grid-component"]'
 # Superset draws a failed query or render as an antd alert where the chart would be.
 CHART_ERROR = '[role="alert"]'
 RENDERED = "canvas, table, svg.highcharts-root, .ag-root"
+# "No results were returned for this query": a chart whose filter selects nothing (not an error)
+EMPTY = ".ant-empty"
 LOADING = '[aria-label="Loading..."], .loading, [data-test="loading-indicator"]'
 WIDTH = 1600
 
@@ -36,6 +38,8 @@ class Rendered:
     errors: dict[str, str] = field(default_factory=dict)
     # rows shown by each table chart (what a filter left of it)
     table_rows: dict[str, int] = field(default_factory=dict)
+    # charts that rendered "No results" (e.g. an artist without co-listening neighbours)
+    empty: list[str] = field(default_factory=list)
     screenshot: Path | None = None
 
 
@@ -87,7 +91,7 @@ def log_in(driver: object, url: str, username: str, password: str, seconds: floa
 
 
 def chart_states(driver: object) -> dict[str, str]:
-    """Each chart on the page by name: "error: <text>", "loading" or "rendered"."""
+    """Each chart on the page by name: "error: <text>", "loading", "empty" or "rendered"."""
     from selenium.webdriver.common.by import By
 
     states = {}
@@ -96,6 +100,8 @@ def chart_states(driver: object) -> dict[str, str]:
         alerts = chart.find_elements(By.CSS_SELECTOR, CHART_ERROR)
         if alerts:
             states[name] = "error: " + " ".join(alerts[0].text.split())
+        elif chart.find_elements(By.CSS_SELECTOR, EMPTY):
+            states[name] = "empty"
         elif chart.find_elements(By.CSS_SELECTOR, LOADING) or not chart.find_elements(
             By.CSS_SELECTOR, RENDERED
         ):
@@ -130,7 +136,8 @@ def render(
             break
         time.sleep(0.5)
     elapsed = time.monotonic() - started
-    errors = {name: state for name, state in states.items() if state != "rendered"}
+    errors = {name: state for name, state in states.items() if state not in ("rendered", "empty")}
+    empty = sorted(name for name, state in states.items() if state == "empty")
     if len(states) < expected_charts:
         errors["(dashboard)"] = f"{len(states)} of {expected_charts} charts on the page after {seconds:.0f}s"
     screenshot = None
@@ -142,7 +149,7 @@ def render(
         screenshot = out / f"{slug}.png"
         driver.save_screenshot(str(screenshot))  # type: ignore[attr-defined]
         driver.set_window_size(WIDTH, 1200)  # type: ignore[attr-defined]
-    return Rendered(slug, elapsed, len(states), errors, table_rows(driver), screenshot)
+    return Rendered(slug, elapsed, len(states), errors, table_rows(driver), empty, screenshot)
 
 
 def expected_charts(slug: str) -> int:
@@ -176,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for result in render_all(config.url, ADMIN, password, args.out):
         print(f"{result.slug}: {result.charts} charts in {result.seconds:.1f}s -> {result.screenshot}")
+        if result.empty:
+            print(f"  no results (not an error): {', '.join(result.empty)}")
         for name, error in result.errors.items():
             failed = True
             print(f"  {name}: {error}", file=sys.stderr)

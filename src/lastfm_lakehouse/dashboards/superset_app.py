@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lastfm_lakehouse.dashboards import bundle
 from lastfm_lakehouse.dashboards.api import Superset, SupersetError, wait_healthy
-from lastfm_lakehouse.serving import commands
+from lastfm_lakehouse.serving import commands, tls
 from lastfm_lakehouse.serving.credentials import bi_user, password_of, secret, secrets_dir
 from lastfm_lakehouse.serving.server import ServerConfig, port_open, tail
 from lastfm_lakehouse.settings import lakehouse_home
@@ -70,6 +70,38 @@ WTF_CSRF_ENABLED = True
 SUPERSET_WEBSERVER_TIMEOUT = {timeout}
 SQLLAB_TIMEOUT = {timeout}
 ROW_LIMIT = 10000
+"""
+
+# With LAKEHOUSE_SERVER_TLS=on: PyHive's hive:// URL has no TLS option, so every connection to the
+# lakehouse is opened here instead - a TLS socket verified against the server's certificate (host
+# name included), SASL PLAIN on top, as serving.tls.hive_transport does for the lakehouse's own
+# clients. Written out rather than imported: Superset's virtualenv does not have this package.
+TLS_CONFIG_TEMPLATE = """
+import ssl
+
+
+def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
+    if uri.drivername != "hive":
+        return uri, params
+
+    def connect():
+        import thrift_sasl
+        from pyhive import hive
+        from pyhive.hive import get_installed_sasl
+        from thrift.transport.TSSLSocket import TSSLSocket
+
+        context = ssl.create_default_context(cafile={certificate!r})
+        server_name = "localhost" if uri.host in ("127.0.0.1", "::1") else uri.host
+        sock = TSSLSocket(uri.host, uri.port, ssl_context=context, server_hostname=server_name)
+        user, secret = uri.username or "anonymous", uri.password or "x"
+        transport = thrift_sasl.TSaslClientTransport(
+            lambda: get_installed_sasl(host=uri.host, sasl_auth="PLAIN", username=user, password=secret),
+            "PLAIN",
+            sock,
+        )
+        return hive.connect(thrift_transport=transport, username=user, database=uri.database or "default")
+
+    return uri, {{**params, "creator": connect}}
 """
 
 
@@ -147,11 +179,11 @@ def running_pid(config: SupersetConfig) -> int | None:
 def lakehouse_uri(config: SupersetConfig) -> tuple[str, dict[str, str]]:
     """The Thrift server's URL for Superset, and the import's passwords (LDAP)."""
     server = config.lakehouse
-    if server.tls:
+    certificate = tls.TlsFiles.from_env(config.home).certificate
+    if server.tls and not certificate.is_file():
         raise DashboardsError(
-            "the Thrift server speaks TLS (LAKEHOUSE_SERVER_TLS=on), but Superset reaches it through "
-            "PyHive's hive:// dialect, which has no TLS option. Serve Superset's connection without TLS "
-            "on loopback, or connect a JDBC tool instead (README, Dashboards)"
+            f"the Thrift server speaks TLS but its certificate {certificate} is missing: start the "
+            "server with `make serve` (it makes one) or set LAKEHOUSE_TLS_CA"
         )
     host = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host
     schema = os.environ.get("LASTFM_SCHEMA", "lastfm")
@@ -198,19 +230,25 @@ def step(label: str, command: list[str], config: SupersetConfig, stdin: str | No
     print(f"superset: {label}: {time.monotonic() - started:.0f}s", flush=True)
 
 
-def initialise(config: SupersetConfig, password: str) -> None:
-    """Metadata database, roles and admin; the migrations only when this Superset is new here."""
-    config.state_dir.mkdir(parents=True, exist_ok=True)
+def write_config(config: SupersetConfig) -> bool:
+    """Superset's config for this lakehouse; True when it changed (a running Superset must restart)."""
     key_file = secrets_dir(config.home) / SECRET_KEY_FILE
     if not key_file.exists():  # Superset signs sessions and encrypts the database password with it
         secret(SECRET_KEY_FILE, secrets.token_urlsafe(48), config.home)
-    config.config_file.write_text(
-        CONFIG_TEMPLATE.format(
-            secret_key=str(key_file),
-            metadata_db=config.state_dir / "superset.db",
-            timeout=START_TIMEOUT_SECONDS,
-        )
+    text = CONFIG_TEMPLATE.format(
+        secret_key=str(key_file), metadata_db=config.state_dir / "superset.db", timeout=START_TIMEOUT_SECONDS
     )
+    if config.lakehouse.tls:
+        text += TLS_CONFIG_TEMPLATE.format(certificate=str(tls.TlsFiles.from_env(config.home).certificate))
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    if config.config_file.is_file() and config.config_file.read_text() == text:
+        return False
+    config.config_file.write_text(text)
+    return True
+
+
+def initialise(config: SupersetConfig, password: str) -> None:
+    """Metadata database, roles and admin; the migrations only when this Superset is new here."""
     version = subprocess.run(
         [config.tool("python"), "-c", "import importlib.metadata as m; print(m.version('apache-superset'))"],
         capture_output=True,
@@ -306,6 +344,9 @@ def up(config: SupersetConfig) -> int:
             f"port {config.port} on {HOST} is taken by another program: stop it or set SUPERSET_PORT"
         )
     password, generated = admin_password(config.home)
+    if write_config(config) and running_pid(config) is not None:
+        print("superset: its configuration changed (the server's TLS setting): restarting it")
+        down(config)
     initialise(config, password)
     start(config)
     provision(config, password)
