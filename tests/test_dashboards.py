@@ -179,7 +179,7 @@ def test_a_broken_chart_is_caught_by_both_checks(dashboards: dict[str, str], tmp
     uri = f"hive://127.0.0.1:{dashboards['LAKEHOUSE_THRIFT_PORT']}/lastfm"
     superset.import_bundle(bundle.build(uri, broken))
     try:
-        for dataset in superset.datasets("Last.fm lakehouse"):
+        for dataset in superset.datasets(bundle.database_name()):
             superset.refresh_dataset(dataset["id"])
         chart_id = next(
             c["id"] for c in superset.charts_of("listening-data") if c["slice_name"] == chart["slice_name"]

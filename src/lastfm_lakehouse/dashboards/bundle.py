@@ -55,3 +55,8 @@ def dashboards(export_dir: Path = EXPORT_DIR) -> dict[str, dict]:
         config = yaml.safe_load(path.read_text())
         found[config["slug"]] = config
     return found
+
+
+def database_name(export_dir: Path = EXPORT_DIR) -> str:
+    """The name the export gives the lakehouse's database in Superset."""
+    return yaml.safe_load((export_dir / DATABASE_FILE).read_text())["database_name"]

@@ -36,7 +36,6 @@ SECRET_KEY_FILE = "superset-secret-key"
 DEFAULT_PORT = 8088
 HOST = "127.0.0.1"
 START_TIMEOUT_SECONDS = 240
-DATABASE_NAME = "Last.fm lakehouse"
 # Superset's schema version this home was initialised for: a newer Superset re-runs the migrations.
 INIT_STAMP = ".initialised"
 
@@ -318,7 +317,7 @@ def provision(config: SupersetConfig, password: str) -> Superset:
     started = time.monotonic()
     client = Superset(config.url, ADMIN, password).login()
     client.import_bundle(bundle.build(uri), passwords)
-    datasets = client.datasets(DATABASE_NAME)
+    datasets = client.datasets(bundle.database_name())
     for dataset in datasets:
         try:
             client.refresh_dataset(dataset["id"])
