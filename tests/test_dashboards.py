@@ -221,20 +221,35 @@ def test_missing_server_and_taken_port_are_reported(dashboards: dict[str, str], 
     assert f"port {dashboards['LAKEHOUSE_THRIFT_PORT']}" in taken.stderr and "SUPERSET_PORT" in taken.stderr
 
 
-def test_a_tls_server_is_reached_over_verified_tls(dashboards: dict[str, str]) -> None:
-    """Last in this module (it leaves the server on TLS): the server restarted with TLS, ``up``
-    restarts Superset with the connection that verifies the server's certificate, and every chart
-    still returns data (a plain-text client is refused by that port, tests/test_server_auth.py)."""
+def test_an_ldap_and_tls_server_is_reached_with_a_password_over_verified_tls(
+    dashboards: dict[str, str],
+) -> None:
+    """Last in this module (it leaves the server on LDAP and TLS): the server restarted checking
+    passwords against a real directory (slapd, ``serving.directory``) and speaking TLS; ``up``
+    restarts Superset, which logs in as ``bi`` (the password given at import, kept encrypted) over a
+    socket that verifies the server's certificate, and every chart still returns data."""
     server = [sys.executable, "-m", "lastfm_lakehouse.serving.server"]
-    with_tls = {**dashboards, "LAKEHOUSE_SERVER_TLS": "on"}
-    assert run([*server, "stop"], dashboards, timeout=120).returncode == 0
-    started = run([*server, "start"], with_tls, timeout=400)
-    assert started.returncode == 0, started.stdout + started.stderr
-    up = run([sys.executable, "-m", "lastfm_lakehouse.dashboards.superset_app", "up"], with_tls, timeout=600)
-    assert up.returncode == 0, up.stdout + up.stderr
-    assert "restarting" in up.stdout
-    superset = client(with_tls)
-    for slug in bundle.dashboards():
-        for chart in superset.charts_of(slug):
-            result = superset.chart_data(chart["id"])["result"][0]
-            assert not result.get("error") and result["rowcount"] > 0, (slug, chart["slice_name"])
+    directory = [sys.executable, "-m", "lastfm_lakehouse.serving.directory"]
+    secured = {**dashboards, "LAKEHOUSE_SERVER_TLS": "on", "LAKEHOUSE_LDAP_PORT": str(free_port())}
+    try:
+        ldap = run([*directory, "up"], secured, timeout=600)
+        if ldap.returncode == 0:
+            secured["LAKEHOUSE_SERVER_AUTH"] = "ldap"
+        else:  # no slapd to be had (not root): TLS alone is still worth testing
+            assert "apt-get, as root" in ldap.stderr, ldap.stdout + ldap.stderr
+        assert run([*server, "stop"], dashboards, timeout=120).returncode == 0
+        started = run([*server, "start"], secured, timeout=400)
+        assert started.returncode == 0, started.stdout + started.stderr
+        up = run(
+            [sys.executable, "-m", "lastfm_lakehouse.dashboards.superset_app", "up"], secured, timeout=600
+        )
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "restarting" in up.stdout
+        superset = client(secured)
+        for slug in bundle.dashboards():
+            for chart in superset.charts_of(slug):
+                result = superset.chart_data(chart["id"])["result"][0]
+                assert not result.get("error") and result["rowcount"] > 0, (slug, chart["slice_name"])
+    finally:
+        run([*server, "stop"], secured, timeout=120)
+        run([*directory, "down"], secured, timeout=120)

@@ -16,10 +16,15 @@ BUNDLE_ROOT = "lakehouse_dashboards"
 DATABASE_FILE = "databases/lakehouse.yaml"
 
 
+# What Superset's exports write in place of a database password. An import keeps the password it is
+# given (or already has) only when the URL holds this mask: a URL without one sets it to none.
+PASSWORD_MASK = "X" * 10
+
+
 def sqlalchemy_uri(host: str, port: int, schema: str, user: str | None = None, ldap: bool = False) -> str:
     """PyHive's ``hive://`` URL for the Thrift server (Superset's "Apache Spark SQL" engine). With
-    LDAP the password is not in it: Superset keeps it encrypted, given at import."""
-    credentials = f"{quote(user, safe='')}@" if user else ""
+    LDAP the password is masked in it: Superset keeps it encrypted, given at import."""
+    credentials = f"{quote(user, safe='')}{':' + PASSWORD_MASK if ldap else ''}@" if user else ""
     query = "?auth=LDAP" if ldap else ""
     return f"hive://{credentials}{host}:{port}/{schema}{query}"
 
