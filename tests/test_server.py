@@ -32,6 +32,7 @@ from .conftest import REPO
 pytestmark = pytest.mark.spark  # starts JVMs (Spark, servers, dbt builds)
 
 SPARK_BIN = Path(pyspark.__file__).parent / "bin"
+SEED = "lastfm_seeds.lastfm_countries"  # dbt seed, schema "<target schema>_seeds"
 
 
 def free_port() -> int:
@@ -275,9 +276,10 @@ def table_location(cursor: object, table: str) -> str:
 def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
     served: dict[str, str], server_build
 ) -> None:
-    """8 PyHive clients loop over users' top-N and the dims' row counts while an embedded build on
-    the same metastore republishes those tables: no query fails, every answer is one complete
-    version, and the server reads the new version right after the build, without a restart."""
+    """8 PyHive clients loop over users' top-N, the dims' and the seed's row counts while an embedded
+    ``dbt seed`` and build on the same metastore republish those tables: no query fails, every answer
+    is one complete version, and the server reads the new version right after the build, without a
+    restart."""
     from lastfm_lakehouse.serving.server import METADATA_CACHE_TTL_SECONDS
 
     setup = connect(served).cursor()
@@ -290,7 +292,10 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
     (user_count,) = setup.fetchone()
     setup.execute("select count(*) from lastfm.fct_plays")
     (play_count,) = setup.fetchone()
+    setup.execute(f"select count(*) from {SEED}")
+    (country_count,) = setup.fetchone()
     before = table_location(setup, "lastfm.mart_recommendations_als")
+    seed_before = table_location(setup, SEED)
     users = sorted(rows_per_user)
 
     stop = threading.Event()
@@ -313,22 +318,27 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
                 (dims,) = cursor.fetchone()
                 cursor.execute("select count(*) from lastfm.fct_plays")
                 (plays,) = cursor.fetchone()
+                cursor.execute(f"select count(*) from {SEED}")
+                (countries,) = cursor.fetchone()
             except Exception as exc:  # every failure is the finding, whatever its type
                 failures.append(f"{type(exc).__name__}: {str(exc)[:300]}")
                 continue
             next(answered)
-            if (recommended, dims, plays) != (rows_per_user[user], user_count, play_count):
-                wrong.append(f"{user}: {recommended} rows, {dims} users, {plays} plays")
+            got = (recommended, dims, plays, countries)
+            if got != (rows_per_user[user], user_count, play_count, country_count):
+                wrong.append(
+                    f"{user}: {recommended} rows, {dims} users, {plays} plays, {countries} countries"
+                )
 
     readers = [threading.Thread(target=reader, args=(n,), daemon=True) for n in range(8)]
     for thread in readers:
         thread.start()
     env = {**served, "LAKEHOUSE_SPARK_MASTER": "local[2]"}
+    dbt = [sys.executable, "-m", "dbt.cli.main"]
+    reseed = run([*dbt, "seed", "--profiles-dir", "../profiles"], env, cwd=REPO / "dbt_project", timeout=600)
     rebuild = run(
         [
-            sys.executable,
-            "-m",
-            "dbt.cli.main",
+            *dbt,
             "run",
             "--profiles-dir",
             "../profiles",
@@ -343,6 +353,7 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
     stop.set()
     for thread in readers:
         thread.join(timeout=120)
+    assert reseed.returncode == 0, reseed.stdout[-4000:]
     assert rebuild.returncode == 0, rebuild.stdout[-4000:]
     queries = next(answered)
     assert not failures, f"{len(failures)} failed of {queries + len(failures)}: {failures[:5]}"
@@ -350,6 +361,8 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
     assert queries > 20
     after = table_location(setup, "lastfm.mart_recommendations_als")
     assert after != before and "mart_recommendations_als__versions/v" in after
+    seed_after = table_location(setup, SEED)
+    assert seed_after != seed_before and "lastfm_countries__versions/v" in seed_after
     # the server keeps the served marts in memory: it caches the new version of its own accord
     log = Path(served["LAKEHOUSE_HOME"]) / "logs" / "server.log"
     deadline = time.monotonic() + 60

@@ -3,12 +3,17 @@
     seed value such as "Cote D'Ivoire" breaks the insert. This version renders escaped literals.
 #}
 {% macro lakehouse__load_csv_rows(model, agate_table) %}
+    {{ return(lakehouse__insert_csv_rows(this, model, agate_table)) }}
+{% endmacro %}
+
+
+{% macro lakehouse__insert_csv_rows(relation, model, agate_table) %}
     {% set batch_size = get_batch_size() %}
     {% set column_override = model['config'].get('column_types', {}) %}
     {% set statements = [] %}
     {% for chunk in agate_table.rows | batch(batch_size) %}
         {% set sql %}
-            insert into {{ this.render() }} values
+            insert into {{ relation.render() }} values
             {% for row in chunk -%}
                 ({%- for col_name in agate_table.column_names -%}
                     {%- set inferred_type = adapter.convert_type(agate_table, loop.index0) -%}

@@ -1,5 +1,6 @@
 {#
-    Tables (SQL and Python models) published atomically on Parquet + the Hive metastore.
+    Tables (SQL and Python models) published atomically on Parquet + the Hive metastore (seeds the
+    same way: seed_materialization.sql).
 
     dbt-spark drops the table and writes it again: for as long as the write takes, a reader sees no
     table or deleted files. Here each build writes the new data into a directory of its own (a
@@ -31,12 +32,8 @@
       {{ create_table_as(False, target_relation, compiled_code, language) }}
     {%- endcall -%}
   {% else %}
-    {%- set schema_location = adapter.schema_location(schema) -%}
-    {%- set location = adapter.new_table_version(schema_location, identifier) -%}
-    {%- set staging_relation = api.Relation.create(
-        identifier=identifier ~ '__dbt_next', schema=schema, database=database, type='table') -%}
-    {#- a staging table left by a killed build: external, so dropping it keeps its files -#}
-    {% call statement('drop_stale_staging') %}drop table if exists {{ staging_relation }}{% endcall %}
+    {%- set next = lakehouse__next_version(target_relation) -%}
+    {%- set location, staging_relation = next.location, next.staging_relation -%}
 
     {#- 1. write the new version into its own directory -#}
     {%- call statement('main', language=language) -%}
@@ -51,7 +48,47 @@
       {%- endif -%}
     {%- endcall -%}
 
-    {#- 2. publish it: one metastore operation when the columns are unchanged -#}
+    {#- 2. publish it: one metastore operation; 3. old versions no reader can still be using -#}
+    {% do lakehouse__publish_version(target_relation, old_relation, next, file_format) %}
+  {% endif %}
+
+  {% set should_revoke = should_revoke(old_relation, full_refresh_mode=True) %}
+  {% do apply_grants(target_relation, grant_config, should_revoke) %}
+  {% do persist_docs(target_relation, model) %}
+  {% do persist_constraints(target_relation, model) %}
+
+  {{ run_hooks(post_hooks) }}
+
+  {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+
+{#
+    Atomic publish, shared by tables and seeds. lakehouse__next_version: a fresh version directory
+    for the table and the staging table `<name>__dbt_next` that is to be written over it (a staging
+    table left by a killed build is dropped first: external, so its files stay for retire to judge).
+#}
+{% macro lakehouse__next_version(target_relation) %}
+    {%- set schema_location = adapter.schema_location(target_relation.schema) -%}
+    {%- set staging_relation = api.Relation.create(
+        identifier=target_relation.identifier ~ '__dbt_next', schema=target_relation.schema,
+        database=target_relation.database, type='table') -%}
+    {% call statement('drop_stale_staging') %}drop table if exists {{ staging_relation }}{% endcall %}
+    {{ return({
+        'schema_location': schema_location,
+        'location': adapter.new_table_version(schema_location, target_relation.identifier),
+        'staging_relation': staging_relation,
+    }) }}
+{% endmacro %}
+
+
+{#
+    lakehouse__publish_version: once the staging table holds the new version, switch the table to it
+    (one metastore operation when the columns are unchanged, else drop and create over it), drop the
+    staging table and retire the versions no reader can still be using.
+#}
+{% macro lakehouse__publish_version(target_relation, old_relation, next, file_format) %}
+    {%- set location, staging_relation = next.location, next.staging_relation -%}
     {%- set previous_location = adapter.table_location(old_relation)
           if old_relation is not none and old_relation.is_table else none -%}
     {% if old_relation is not none and old_relation.is_table
@@ -72,19 +109,8 @@
       {% endcall %}
     {% endif %}
     {% call statement('drop_staging') %}drop table if exists {{ staging_relation }}{% endcall %}
-
-    {#- 3. old versions no reader can still be using -#}
     {% set retired = adapter.retire_table_versions(
-        schema_location, identifier, location, var('table_version_grace_seconds', 300)) %}
+        next.schema_location, target_relation.identifier, location,
+        var('table_version_grace_seconds', 300)) %}
     {{ log(target_relation ~ ' published at ' ~ location ~ '; ' ~ retired) }}
-  {% endif %}
-
-  {% set should_revoke = should_revoke(old_relation, full_refresh_mode=True) %}
-  {% do apply_grants(target_relation, grant_config, should_revoke) %}
-  {% do persist_docs(target_relation, model) %}
-  {% do persist_constraints(target_relation, model) %}
-
-  {{ run_hooks(post_hooks) }}
-
-  {{ return({'relations': [target_relation]}) }}
-{% endmaterialization %}
+{% endmacro %}
