@@ -92,3 +92,33 @@ def test_prediction_is_the_similarity_weighted_mean_of_neighbour_plays(data) -> 
     for column, score in zip(best[0][best[0] >= 0], scores[0][best[0] >= 0], strict=True):
         assert score == pytest.approx(expected[column])
     assert set(best[0][best[0] >= 0]) == set(np.flatnonzero(expected > 0))
+
+
+def test_sorted_codes_are_numpys_unique_with_inverse() -> None:
+    keys = np.random.default_rng(3).integers(-5, 10**12, size=5_000)
+    keys[::7] = keys[0]  # repeats
+    distinct, codes = knn.sorted_codes(keys)
+    expected, inverse = np.unique(keys, return_inverse=True)
+    assert np.array_equal(distinct, expected) and np.array_equal(codes, inverse)
+
+
+def test_pruning_keeps_each_users_heaviest_artists_ties_to_the_lower_column() -> None:
+    """The compiled selection against a lexsort of every entry by (row, -value, column)."""
+    from scipy import sparse
+
+    from lastfm_lakehouse.recommenders import knn_kernel
+
+    rng = np.random.default_rng(5)
+    artists = 30
+    dense = rng.choice([0.0, 0.1, 0.2, 0.3], size=(200, artists + 3), p=[0.6, 0.2, 0.1, 0.1])  # ties
+    dense[:, artists:] = rng.random((200, 3))  # the demographic columns are never pruned in
+    x = sparse.csr_matrix(dense)
+    x.sort_indices()
+    for top in (1, 3, 50):
+        kept = knn_kernel.top_entries_per_row(x.indptr, x.indices, x.data, artists, top)
+        row_of = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+        in_plays = x.indices < artists
+        order = np.lexsort((x.indices, -x.data, row_of))
+        order = order[in_plays[order]]
+        rank = np.arange(len(order)) - np.searchsorted(row_of[order], row_of[order])
+        assert np.array_equal(kept, np.sort(order[rank < top])), top

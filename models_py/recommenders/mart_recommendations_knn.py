@@ -6,7 +6,7 @@ Users without plays get the most-popular artists (recommendation_source = popula
 
 from pyspark.sql import functions as F
 
-from lastfm_lakehouse.recommenders.base import user_histories
+from lastfm_lakehouse.recommenders.base import PLAYED
 from lastfm_lakehouse.recommenders.enrich import user_recommendations
 from lastfm_lakehouse.recommenders.knn import KnnParams, UserKnn
 from lastfm_lakehouse.recommenders.popularity import MostPopular
@@ -36,7 +36,9 @@ def model(dbt, spark):
     recommended = knn.recommend(listeners, n).withColumn("recommendation_source", F.lit("knn"))
     popular = MostPopular()
     popular.fit(plays)
-    silent = users.where("not has_plays").select("user_key").join(user_histories(plays), "user_key", "left")
+    # users without plays have played nothing: no history to look up (a collect_list over every
+    # play, 28 s of CPU at full size, measured, to find none)
+    silent = users.where("not has_plays").select("user_key", F.lit(None).cast("array<int>").alias(PLAYED))
     fallback = popular.recommend(silent, n).withColumn("recommendation_source", F.lit("popularity_fallback"))
     rows = user_recommendations(
         recommended.unionByName(fallback), users, dbt.ref("dim_artists"), ("recommendation_source",)

@@ -93,6 +93,14 @@ class UserFeatures:
         return position
 
 
+def sorted_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct keys sorted, the position of each key among them) - ``np.unique(keys,
+    return_inverse=True)`` by hashing (pandas' factorize) rather than sorting all of ``keys``: at
+    full size (17.5M rows) 0.7 s instead of 12 s, measured."""
+    codes, distinct = pd.factorize(keys, sort=True)
+    return np.asarray(distinct, dtype=np.int64), codes.astype(np.int64, copy=False)
+
+
 def build_features(plays: pd.DataFrame, users: pd.DataFrame, params: KnnParams) -> UserFeatures:
     """``plays``: user_key, artist_key, plays. ``users``: user_key, age_scaled, country (may be null)."""
     for column in (USER_KEY, ARTIST_KEY, "plays"):
@@ -100,10 +108,8 @@ def build_features(plays: pd.DataFrame, users: pd.DataFrame, params: KnnParams) 
             raise ValueError(f"kNN plays lack column {column!r}")
     if plays.empty:
         raise ValueError("kNN needs at least one play")
-    user_keys = np.unique(plays[USER_KEY].to_numpy(dtype=np.int64))
-    artist_keys = np.unique(plays[ARTIST_KEY].to_numpy(dtype=np.int64))
-    rows = np.searchsorted(user_keys, plays[USER_KEY].to_numpy(dtype=np.int64))
-    cols = np.searchsorted(artist_keys, plays[ARTIST_KEY].to_numpy(dtype=np.int64))
+    user_keys, rows = sorted_codes(plays[USER_KEY].to_numpy(dtype=np.int64))
+    artist_keys, cols = sorted_codes(plays[ARTIST_KEY].to_numpy(dtype=np.int64))
     values = plays["plays"].to_numpy(dtype=np.float64)
     totals = np.bincount(rows, weights=values, minlength=len(user_keys))
     counts = np.bincount(rows, minlength=len(user_keys))
@@ -143,18 +149,17 @@ class NeighbourIndex:
 
 
 def build_index(features: UserFeatures, params: KnnParams) -> NeighbourIndex:
+    from lastfm_lakehouse.recommenders import knn_kernel
+
     x = sparse.csr_matrix(features.features, dtype=np.float32)
     x.eliminate_zeros()
     x.sort_indices()
     n, artists = x.shape[0], features.plays.shape[1]
     columns = x.indices
-    in_plays = columns < artists
-    # each user's top_artists largest play entries: sort by (row, -value), keep the first per row
+    # each user's top_artists largest play entries (ties: the lower column), compiled: a lexsort
+    # of all 17.5M entries took 8 s at full size
     row_of = np.repeat(np.arange(n), np.diff(x.indptr))
-    order = np.lexsort((-x.data, ~in_plays, row_of))
-    first = np.searchsorted(row_of[order], np.arange(n))
-    rank = np.arange(len(order)) - first[row_of[order]]
-    keep = order[(rank < params.top_artists) & in_plays[order]]
+    keep = knn_kernel.top_entries_per_row(x.indptr, columns, x.data, artists, params.top_artists)
     pruned = sparse.csr_matrix((x.data[keep], (row_of[keep], columns[keep])), shape=(n, artists))
     # demographic terms: x_u[age] = beta_u, x_u[country] = gamma_u; users sharing no pruned artist
     # can still be near by age and country alone, best among them: largest beta_v + gamma_v
