@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lastfm_lakehouse.recommenders.lsh import LshParams, similar_artists
+from lastfm_lakehouse.recommenders.lsh import LshParams, similar_artists, similar_pairs
 
 LISTENERS = {
     1: {1, 2, 3},
@@ -43,3 +43,44 @@ def test_similar_artists_have_exact_jaccard_distances_nearest_first(spark) -> No
     assert best.similar_artist_key.tolist() == [2] and best.jaccard_distance.tolist() == [0.0]
     for _, group in found.groupby("artist_key"):
         assert group.sort_values("rank").jaccard_distance.is_monotonic_increasing
+
+
+def test_pairs_are_pysparks_approx_similarity_join_without_self_pairs(spark) -> None:
+    """The key-only join gives exactly what MinHashLSHModel.approxSimilarityJoin gives (same
+    candidates, same distances to the bit), on listener sets of every size from 1 to 60 with
+    overlaps and repeated plays rows; only an artist's pair with itself is left out."""
+    import numpy as np
+    from pyspark.ml.feature import MinHashLSH
+    from pyspark.ml.linalg import SparseVector
+    from pyspark.sql import functions as F
+
+    rng = np.random.default_rng(5)
+    sets = {
+        artist: set(rng.choice(80, size=rng.integers(1, 60), replace=False).tolist()) for artist in range(150)
+    }
+    rows = [(user, artist) for artist, users in sets.items() for user in users]
+    rows += rows[:40]  # a repeated (user, artist) row counts once in the set
+    plays = spark.createDataFrame(pd.DataFrame(rows, columns=["user_key", "artist_key"]))
+    params = LshParams(hash_tables=3, max_distance=0.8, min_listeners=2, seed=11)
+
+    found = similar_pairs(plays, params).toPandas()
+
+    size = max(user for user, _ in rows) + 1
+    kept = [(a, SparseVector(size, sorted(s), [1.0] * len(s))) for a, s in sets.items() if len(s) >= 2]
+    vectors = spark.createDataFrame(kept, ["artist_key", "listeners"])
+    model = MinHashLSH(inputCol="listeners", outputCol="hashes", numHashTables=3, seed=11).fit(vectors)
+    expected = (
+        model.approxSimilarityJoin(vectors, vectors, 0.8, distCol="d")
+        .select(
+            F.col("datasetA.artist_key").alias("artist_key"),
+            F.col("datasetB.artist_key").alias("similar_artist_key"),
+            F.col("d").alias("jaccard_distance"),
+        )
+        .where("artist_key != similar_artist_key")
+        .toPandas()
+    )
+    assert len(expected) > 100  # the comparison covers many pairs
+    columns = ["artist_key", "similar_artist_key", "jaccard_distance"]
+    got = found.sort_values(columns).reset_index(drop=True)[columns]
+    want = expected.sort_values(columns).reset_index(drop=True)[columns]
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=True)
