@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lastfm_lakehouse.serving import commands, credentials, jvm, tls
 from lastfm_lakehouse.serving.served_cache import ServedCache, configured_tables
@@ -193,6 +194,47 @@ def catalog_conf(config: ServerConfig, settings: SparkSettings) -> dict[str, str
     return {} if jar is None else {"spark.sql.catalog.spark_catalog": jvm.CACHING_CATALOG}
 
 
+HIVE = "org.apache.hadoop.hive.ql.metadata.Hive"
+
+
+def skip_hive_function_registry(spark: Any) -> bool:
+    """Mark Hive's own function registration as done, before any Thrift session exists; whether it
+    had to be (False: it already was).
+
+    Spark resolves every SQL function itself, and Hive's ``FunctionRegistry`` cannot even load in
+    Spark 4 (a UDTF it registers needs ``hive-llap-common``, which Spark no longer ships). Yet
+    HiveServer2 asks for it when some sessions close (``SessionState.close`` -> ``Hive.get``): the
+    first such close failed with ``NoClassDefFoundError: .../LlapSigner$Signable`` (Superset logged
+    "Exception closing connection"), and Hive's once-only registration stays "pending" after an
+    Error (it resets only on an Exception), so every later attempt waits forever. Reflection on a
+    private field, because Hive offers no switch for it and Spark's own code avoids the call only
+    where it makes it (``Hive.getWithoutRegisterFns``)."""
+    gateway = spark.sparkContext._gateway
+    java = gateway.jvm.java
+    hive = java.lang.Class.forName(HIVE)
+    fields = {}
+    for name in ("didRegisterAllFuncs", "REG_FUNCS_NO", "REG_FUNCS_DONE"):
+        fields[name] = hive.getDeclaredField(name)
+        fields[name].setAccessible(True)
+    # py4j hands an AtomicInteger back as a Python int: the compare-and-set on Hive's field is
+    # composed in the JVM instead, as a method handle over the field's getter.
+    handles = java.lang.invoke.MethodHandles
+    parameters = gateway.new_array(java.lang.Class, 2)
+    parameters[0] = parameters[1] = java.lang.Integer.TYPE
+    compare_and_set = handles.publicLookup().findVirtual(
+        java.lang.Class.forName("java.util.concurrent.atomic.AtomicInteger"),
+        "compareAndSet",
+        java.lang.invoke.MethodType.methodType(java.lang.Boolean.TYPE, parameters),
+    )
+    on_hive = handles.collectArguments(
+        compare_and_set, 0, handles.publicLookup().unreflectGetter(fields["didRegisterAllFuncs"])
+    )
+    arguments = gateway.new_array(java.lang.Object, 2)
+    arguments[0] = fields["REG_FUNCS_NO"].getInt(None)
+    arguments[1] = fields["REG_FUNCS_DONE"].getInt(None)
+    return bool(on_hive.invokeWithArguments(arguments))
+
+
 def server_conf(config: ServerConfig, access: dict[str, str]) -> dict[str, str]:
     """The server's Spark conf, with ``access`` (``auth_conf`` + ``tls_conf``, read once)."""
     return {
@@ -241,6 +283,7 @@ def run(config: ServerConfig) -> int:
     for key, value in access.items():
         if key.startswith("spark.hadoop.hive."):
             gateway.java.lang.System.setProperty(key.removeprefix("spark.hadoop."), value)
+    skip_hive_function_registry(spark)
     gateway.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
         spark._jsparkSession.sqlContext()  # type: ignore[attr-defined]
     )
