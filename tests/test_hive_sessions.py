@@ -37,3 +37,51 @@ def test_hive_function_registry_never_fails_or_blocks_a_session_close(spark: Any
     skip_hive_function_registry(spark)
     assert skip_hive_function_registry(spark) is False, "marked once, then left as it is"
     assert [hive_get_on_a_new_thread(spark) for _ in range(3)] == ["ok", "ok", "ok"]
+
+
+def persistence_manager_factory(spark: Any) -> int:
+    """Identity of Hive's one DataNucleus factory (``ObjectStore.pmf``, static), 0 when none."""
+    jvm = spark._jvm
+    store = jvm.java.lang.Class.forName("org.apache.hadoop.hive.metastore.ObjectStore")
+    field = store.getDeclaredField("pmf")
+    field.setAccessible(True)
+    return int(jvm.java.lang.System.identityHashCode(field.get(None)))
+
+
+def test_thrift_sessions_share_the_metastores_datastore_settings(spark: Any) -> None:
+    """A real Thrift server in this JVM and real PyHive sessions, one per query as Superset opens
+    them: with ``share_metastore_settings`` no session rebuilds Hive's persistence-manager factory
+    (without it, every session's metastore client, built from Spark's "execution Hive" conf, and the
+    catalog's next call rebuilt the one factory Hive keeps, back and forth)."""
+    from pyhive import hive
+
+    from lastfm_lakehouse.serving.server import datastore_settings, share_metastore_settings
+
+    from .test_server import free_port
+
+    port = free_port()
+    spark.conf.set("hive.server2.thrift.port", str(port))
+    spark.conf.set("hive.server2.thrift.bind.host", "127.0.0.1")
+    jvm = spark._jvm
+    thrift = jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
+        spark._jsparkSession.sqlContext()
+    )
+    try:
+        catalog = spark._jsparkSession.sharedState().externalCatalog().unwrapped().client().conf()
+        assert datastore_settings(thrift.getHiveConf()) != datastore_settings(catalog)
+        assert share_metastore_settings(spark, thrift), "what differed"
+        assert datastore_settings(thrift.getHiveConf()) == datastore_settings(catalog)
+        assert share_metastore_settings(spark, thrift) == [], "nothing left to align"
+
+        spark.sql("show databases").collect()  # the catalog's factory, as a served table's read makes
+        factory = persistence_manager_factory(spark)
+        for _ in range(3):
+            connection = hive.connect(host="127.0.0.1", port=port, username="bi", database="default")
+            cursor = connection.cursor()
+            cursor.execute("select 1")
+            assert cursor.fetchall() == [(1,)]
+            connection.close()  # raises when the server fails to close the session
+            spark.sql("show databases").collect()
+        assert persistence_manager_factory(spark) == factory, "a session rebuilt the factory"
+    finally:
+        thrift.stop()

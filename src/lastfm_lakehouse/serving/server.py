@@ -235,6 +235,41 @@ def skip_hive_function_registry(spark: Any) -> bool:
     return bool(on_hive.invokeWithArguments(arguments))
 
 
+def datastore_settings(conf: Any) -> dict[str, str]:
+    """A Hadoop/Hive conf's settings from which Hive's ``ObjectStore`` builds its persistence-manager
+    factory: every key containing "datanucleus" or "jdo" (ObjectStore's own test)."""
+    found = {}
+    entries = conf.iterator()
+    while entries.hasNext():
+        key = entries.next().getKey()
+        if "datanucleus" in key or "jdo" in key:
+            found[key] = conf.get(key)
+    return found
+
+
+def share_metastore_settings(spark: Any, thrift: Any) -> list[str]:
+    """Give the Thrift sessions' Hive conf the catalog's datastore settings; the keys that differed.
+
+    HiveServer2 opens a metastore client for every session (``SessionState.start``) and again when
+    it closes one, from the conf Spark built for its "execution Hive"; Spark's catalog uses its own
+    client. Hive's ``ObjectStore`` keeps a single persistence-manager factory and rebuilds it
+    whenever the datastore settings differ from the last ones used (DataNucleus then scans the class
+    path for its metadata), and the two confs differ (e.g. the execution conf names a Derby adapter
+    class the catalog's does not): every session rebuilt it, and so did the catalog's next call.
+    Must run on the conf the server copies into each new session (``thrift.getHiveConf()``), before
+    clients connect."""
+    wanted = datastore_settings(
+        spark._jsparkSession.sharedState().externalCatalog().unwrapped().client().conf()
+    )
+    sessions = thrift.getHiveConf()
+    current = datastore_settings(sessions)
+    for key in set(current) - set(wanted):
+        sessions.unset(key)
+    for key, value in wanted.items():
+        sessions.set(key, value)
+    return sorted(key for key in set(current) | set(wanted) if current.get(key) != wanted.get(key))
+
+
 def server_conf(config: ServerConfig, access: dict[str, str]) -> dict[str, str]:
     """The server's Spark conf, with ``access`` (``auth_conf`` + ``tls_conf``, read once)."""
     return {
@@ -284,9 +319,12 @@ def run(config: ServerConfig) -> int:
         if key.startswith("spark.hadoop.hive."):
             gateway.java.lang.System.setProperty(key.removeprefix("spark.hadoop."), value)
     skip_hive_function_registry(spark)
-    gateway.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
+    thrift = gateway.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
         spark._jsparkSession.sqlContext()  # type: ignore[attr-defined]
     )
+    differed = share_metastore_settings(spark, thrift)
+    aligned = ", ".join(differed) or "none differed"
+    print(f"Thrift sessions' datastore settings aligned with the catalog's: {aligned}", flush=True)
     print(
         f"lastfm-lakehouse server: Thrift jdbc:hive2://{config.host}:{config.thrift_port}, "
         f"Spark Connect sc://{config.host}:{config.connect_port}, master {settings.master}, "

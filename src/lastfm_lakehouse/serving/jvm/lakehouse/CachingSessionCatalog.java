@@ -29,11 +29,15 @@ import org.apache.spark.sql.util.CaseInsensitiveStringMap;
  * (the external catalog's listener bus calls us synchronously). Another process's publish (an
  * embedded build on the same metastore) is seen within the TTL, as with the relation cache.
  *
+ * <p>Databases are kept the same way ({@link #namespaceExists}).
+ *
  * <p>Hand-written because no library provides it: Spark has no metadata cache for its session
  * catalog, and the server compiles this class with the JDK's javac (no Scala compiler here).
  */
 public class CachingSessionCatalog extends DelegatingCatalogExtension {
   private static final ConcurrentHashMap<String, Entry> CACHE = new ConcurrentHashMap<>();
+  // namespace -> when it was last seen to exist (a BI tool's USE asks on every connection)
+  private static final ConcurrentHashMap<String, Long> NAMESPACES = new ConcurrentHashMap<>();
   private static final AtomicLong GENERATION = new AtomicLong();
   private static volatile boolean listening = false;
 
@@ -68,6 +72,7 @@ public class CachingSessionCatalog extends DelegatingCatalogExtension {
   private static void clear() {
     GENERATION.incrementAndGet();
     CACHE.clear();
+    NAMESPACES.clear();
   }
 
   @Override
@@ -107,6 +112,27 @@ public class CachingSessionCatalog extends DelegatingCatalogExtension {
       CACHE.put(key, new Entry(table, now));
     }
     return table;
+  }
+
+  /**
+   * Whether a namespace (database) exists, a positive answer kept for the TTL: Superset and other
+   * BI tools open a session per query and set its database ({@code USE lastfm}), which asked the
+   * metastore every time. A create or drop of a database through this server clears the cache.
+   */
+  @Override
+  public boolean namespaceExists(String[] namespace) {
+    String key = String.join(".", namespace).toLowerCase(Locale.ROOT);
+    long now = System.nanoTime();
+    Long seen = NAMESPACES.get(key);
+    if (seen != null && now - seen < ttlNanos()) {
+      return true;
+    }
+    long generation = GENERATION.get();
+    boolean exists = super.namespaceExists(namespace);
+    if (exists && GENERATION.get() == generation) {
+      NAMESPACES.put(key, now);
+    }
+    return exists;
   }
 
   @Override
