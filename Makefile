@@ -138,7 +138,8 @@ dashboards-screenshots: dashboards chromium  ## the README's screenshots, from t
 bench-serve: setup  ## 8 clients x 60 s of point lookups over Thrift against the built lakehouse (starts the server)
 	$(BIN)/python -m lastfm_lakehouse.serving.server start
 	$(BIN)/python -m lastfm_lakehouse.bench.serving --clients $(or $(BENCH_CLIENTS),8) --seconds $(or $(BENCH_SECONDS),60) \
-		$(if $(BENCH_LABEL),--label $(BENCH_LABEL)) $(if $(BENCH_DURING),--during "$(BENCH_DURING)")
+		$(if $(BENCH_LABEL),--label $(BENCH_LABEL)) $(if $(BENCH_DURING),--during "$(BENCH_DURING)") \
+		$(if $(BENCH_SESSION_PER_QUERY),--session-per-query)
 
 bench: setup  ## full-size build + ALS head-to-head -> bench/results/<date>.json|.md (make bench SCALE=0.1)
 	$(BIN)/python -m lastfm_lakehouse.bench.build --scale $(SCALE) $(BENCH_ARGS)

@@ -8,7 +8,9 @@ configured) and loops, for a bounded time, over random users of ``mart_recommend
 asking for their top-10 as a BI tool does (``order by rank limit 10``). Prints queries/s, latency
 percentiles and errors, and writes them to ``bench/results/serve-<date>[-<label>].json``. With
 ``--during``, that command (a rebuild) runs alongside and the figures are also given for the time
-it ran. Only talks to the given host (default loopback).
+it ran. ``--session-per-query`` opens and closes a session for every lookup instead, as Superset
+does (it pools no connections to an analytics database). Only talks to the given host (default
+loopback).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import statistics
 import subprocess
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 from lastfm_lakehouse.serving.clients import hive_connection
 from lastfm_lakehouse.settings import lakehouse_home, repo_root
@@ -31,6 +35,24 @@ LOOKUP = (
     "select rank, artist_name, score, because_artist_name from {schema}.mart_recommendations_als "
     "where user_sha1 = '{user}' order by rank limit 10"
 )
+
+
+def connect(host: str, port: int, errors: list[str]) -> Any | None:
+    """A connection, retried: opening a session can fail transiently when many clients connect."""
+    for attempt in range(5):
+        try:
+            return hive_connection(host, port)
+        except Exception as exc:
+            errors.append(f"connect: {type(exc).__name__}: {str(exc)[:200]}")
+            time.sleep(0.5 * (attempt + 1))
+    return None
+
+
+def look_up(cursor: Any, schema: str, user: str) -> None:
+    cursor.execute(LOOKUP.format(schema=schema, user=user))
+    rows = cursor.fetchall()
+    if not 0 < len(rows) <= 10:
+        raise RuntimeError(f"{len(rows)} rows for one user's top-10")
 
 
 def client(
@@ -42,30 +64,30 @@ def client(
     seed: int,
     samples: list[tuple[float, float]],
     errors: list[str],
+    session_per_query: bool = False,
 ) -> None:
-    """Lookups until ``running`` is cleared; each answered one is ``(finished at, seconds)``."""
+    """Lookups until ``running`` is cleared; each answered one is ``(finished at, seconds)``. With
+    ``session_per_query`` each lookup opens and closes its own session, as Superset does (it pools no
+    connections to an analytics database): the figure then includes OpenSession and CloseSession,
+    and a close the server fails counts as an error."""
     rng = random.Random(seed)
-    for attempt in range(5):  # session opening can fail transiently when many clients connect at once
-        try:
-            connection = hive_connection(host, port)
-            break
-        except Exception as exc:
-            errors.append(f"connect: {type(exc).__name__}: {str(exc)[:200]}")
-            time.sleep(0.5 * (attempt + 1))
-    else:
+    connection = None if session_per_query else connect(host, port, errors)
+    if connection is None and not session_per_query:
         return
-    cursor = connection.cursor()
+    cursor = None if connection is None else connection.cursor()
     while running.is_set():
         started = time.perf_counter()
         try:
-            cursor.execute(LOOKUP.format(schema=schema, user=rng.choice(users)))
-            rows = cursor.fetchall()
-            if not 0 < len(rows) <= 10:
-                raise RuntimeError(f"{len(rows)} rows for one user's top-10")
+            if cursor is None:
+                with closing(hive_connection(host, port)) as session:
+                    look_up(session.cursor(), schema, rng.choice(users))
+            else:
+                look_up(cursor, schema, rng.choice(users))
             samples.append((time.monotonic(), time.perf_counter() - started))
         except Exception as exc:  # counted and reported, the client goes on
             errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
-    connection.close()
+    if connection is not None:
+        connection.close()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -107,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schema", default=os.environ.get("LASTFM_SCHEMA", "lastfm"))
     parser.add_argument("--label", default="", help="names the results file (e.g. default, full)")
     parser.add_argument(
+        "--session-per-query",
+        action="store_true",
+        help="each lookup opens and closes its own session, as Superset does",
+    )
+    parser.add_argument(
         "--during",
         default="",
         help="a shell command (a rebuild) to run alongside; lookups go on until it ends",
@@ -129,14 +156,19 @@ def main(argv: list[str] | None = None) -> int:
     errors: list[str] = []
     print(
         f"{args.clients} clients x {args.seconds:.0f}s of point lookups on {len(users)} users at "
-        f"{args.host}:{args.port}" + (f", while `{args.during}` runs" if args.during else "") + " ...",
+        + ("(a session per lookup) " if args.session_per_query else "")
+        + f"{args.host}:{args.port}"
+        + (f", while `{args.during}` runs" if args.during else "")
+        + " ...",
         flush=True,
     )
     running = threading.Event()
     running.set()
     threads = [
         threading.Thread(
-            target=client, args=(args.host, args.port, args.schema, users, running, seed, samples, errors)
+            target=client,
+            args=(args.host, args.port, args.schema, users, running, seed, samples, errors),
+            kwargs={"session_per_query": args.session_per_query},
         )
         for seed in range(args.clients)
     ]
@@ -166,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "query": LOOKUP.format(schema=args.schema, user="<user_sha1>"),
         "clients": args.clients,
+        "session_per_query": args.session_per_query,
         "users": len(users),
         **figures([latency for _, latency in samples], elapsed),
         "errors": len(errors),
