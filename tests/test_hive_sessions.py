@@ -57,7 +57,7 @@ def test_thrift_sessions_share_the_metastores_datastore_settings(spark: Any) -> 
 
     from lastfm_lakehouse.serving.server import datastore_settings, share_metastore_settings
 
-    from .test_server import free_port
+    from .test_server import free_port, wait_for_port
 
     port = free_port()
     spark.conf.set("hive.server2.thrift.port", str(port))
@@ -67,9 +67,11 @@ def test_thrift_sessions_share_the_metastores_datastore_settings(spark: Any) -> 
         spark._jsparkSession.sqlContext()
     )
     try:
+        wait_for_port(port)  # the Thrift service binds on its own thread
         catalog = spark._jsparkSession.sharedState().externalCatalog().unwrapped().client().conf()
-        assert datastore_settings(thrift.getHiveConf()) != datastore_settings(catalog)
-        assert share_metastore_settings(spark, thrift), "what differed"
+        # In a fresh JVM, as the server's, they differ (the execution conf names a Derby adapter the
+        # catalog's lacks); after this process's dbt builds they may already agree.
+        share_metastore_settings(spark, thrift)
         assert datastore_settings(thrift.getHiveConf()) == datastore_settings(catalog)
         assert share_metastore_settings(spark, thrift) == [], "nothing left to align"
 

@@ -256,8 +256,8 @@ def share_metastore_settings(spark: Any, thrift: Any) -> list[str]:
     whenever the datastore settings differ from the last ones used (DataNucleus then scans the class
     path for its metadata), and the two confs differ (e.g. the execution conf names a Derby adapter
     class the catalog's does not): every session rebuilt it, and so did the catalog's next call.
-    Must run on the conf the server copies into each new session (``thrift.getHiveConf()``), before
-    clients connect."""
+    Acts on the conf the server copies into each new session (``thrift.getHiveConf()``), right after
+    the Thrift service starts: a session opened in between only pays the old cost once."""
     wanted = datastore_settings(
         spark._jsparkSession.sharedState().externalCatalog().unwrapped().client().conf()
     )
