@@ -60,13 +60,16 @@ def test_thrift_sessions_share_the_metastores_datastore_settings(spark: Any) -> 
     from .test_server import free_port, wait_for_port
 
     port = free_port()
-    spark.conf.set("hive.server2.thrift.port", str(port))
-    spark.conf.set("hive.server2.thrift.bind.host", "127.0.0.1")
+    # both places the server's Hive conf may be built from, whatever this JVM ran before
+    for conf in (spark.conf, spark.sparkContext._jsc.hadoopConfiguration()):
+        conf.set("hive.server2.thrift.port", str(port))
+        conf.set("hive.server2.thrift.bind.host", "127.0.0.1")
     jvm = spark._jvm
     thrift = jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
         spark._jsparkSession.sqlContext()
     )
     try:
+        port = int(thrift.getHiveConf().get("hive.server2.thrift.port"))  # the one it binds
         wait_for_port(port)  # the Thrift service binds on its own thread
         catalog = spark._jsparkSession.sharedState().externalCatalog().unwrapped().client().conf()
         # In a fresh JVM, as the server's, they differ (the execution conf names a Derby adapter the
