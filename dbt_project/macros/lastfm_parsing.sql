@@ -15,6 +15,13 @@
     '[\\x{feff}\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]'
 {%- endmacro %}
 
+{#- Whether a line needs either repair `clean_line` makes, as the two columns it is given. Found once
+    per line, so that the repairs run only on the few lines that need them. -#}
+{% macro line_checks(column) -%}
+    not is_valid_utf8({{ column }}) as has_invalid_utf8,
+    {{ column }} rlike {{ stray_characters_pattern() }} as has_stray_characters
+{%- endmacro %}
+
 {#- The line as text: invalid UTF-8 bytes become U+FFFD (Spark's text source passes them through,
     and they would break every Parquet/Arrow reader downstream), stray characters are removed.
     `has_invalid_utf8` and `has_stray_characters` are the columns that say whether the line needs

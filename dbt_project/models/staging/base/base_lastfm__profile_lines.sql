@@ -18,8 +18,7 @@ checked as (
 
     select
         *,
-        not is_valid_utf8(line_read) as has_invalid_utf8,
-        line_read rlike {{ stray_characters_pattern() }} as has_stray_characters
+        {{ line_checks('line_read') }}
     from source
 
 ),
