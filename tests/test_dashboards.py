@@ -121,9 +121,14 @@ def client(env: dict[str, str]) -> Superset:
     return Superset(f"http://127.0.0.1:{env['SUPERSET_PORT']}", ADMIN, password).login()
 
 
+def log_file(env: dict[str, str], name: str) -> Path:
+    """A log the server or Superset writes under the lakehouse."""
+    return Path(env["LAKEHOUSE_HOME"]) / "logs" / name
+
+
 def log_errors(env: dict[str, str], name: str, limit: int = 40) -> str:
     """The last lines of a log under the lakehouse that name an error: for a failure's message."""
-    path = Path(env["LAKEHOUSE_HOME"]) / "logs" / name
+    path = log_file(env, name)
     lines = path.read_text(errors="replace").splitlines() if path.is_file() else []
     hits = [line[:300] for line in lines if "ERROR" in line or "Exception" in line or "Error:" in line]
     return f"{path}:\n" + "\n".join(hits[-limit:])
@@ -141,7 +146,7 @@ def test_up_provisions_once_says_where_and_is_idempotent(dashboards: dict[str, s
     )
     assert again.returncode == 0, again.stdout + again.stderr
     assert "already running" in again.stdout and password not in again.stdout
-    log = (Path(dashboards["LAKEHOUSE_HOME"]) / "logs" / "superset.log").read_text()
+    log = log_file(dashboards, "superset.log").read_text()
     assert password not in log
     titles = {d["dashboard_title"] for d in client(dashboards).get("/api/v1/dashboard/")["result"]}
     assert titles == {d["dashboard_title"] for d in bundle.dashboards().values()}, "re-import adds nothing"
@@ -161,7 +166,7 @@ def test_every_chart_of_every_dashboard_returns_data(dashboards: dict[str, str])
             assert result["rowcount"] > 0, (slug, chart["slice_name"])
     # Every chart query opens and closes a Thrift session (Superset pools none): a close the server
     # fails is only logged by Superset (once: a NoClassDefFoundError in Hive's function registry).
-    log = (Path(dashboards["LAKEHOUSE_HOME"]) / "logs" / "superset.log").read_text()
+    log = log_file(dashboards, "superset.log").read_text()
     assert "Exception closing connection" not in log, log_errors(dashboards, "superset.log")
 
 
