@@ -251,6 +251,58 @@ def test_pyhive_point_lookup_and_error_keeps_the_server_up(served: dict[str, str
     connection.close()
 
 
+def wait_for_log_line(served: dict[str, str], prefix: str, contains: str = "", seconds: float = 90) -> str:
+    """The first line of the server's log starting with ``prefix`` (and containing ``contains``)."""
+    log = Path(served["LAKEHOUSE_HOME"]) / "logs" / "server.log"
+    deadline = time.monotonic() + seconds
+    while True:
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith(prefix) and contains in line:
+                return line
+        assert time.monotonic() < deadline, f"no line {prefix!r}…{contains!r} in {log} after {seconds}s"
+        time.sleep(1)
+
+
+def test_point_lookups_are_answered_from_the_index_exactly(served: dict[str, str], server_build) -> None:
+    """A BI lookup pinning a served mart's key (``config.meta.serve_lookup_key``) to literals is
+    answered from the server's lookup index with no file scan, and answers exactly what reading the
+    files answers: the same query with the key wrapped in ``concat(key, '')``, which the index never
+    answers, is the reference."""
+    for table in ("mart_recommendations_als", "mart_similar_artists", "dim_users"):
+        wait_for_log_line(served, f"served cache: lastfm.{table}: indexed ")
+    cursor = connect(served).cursor()
+    cursor.execute("select user_sha1 from lastfm.dim_users where has_plays order by user_sha1 limit 6")
+    users = [row[0] for row in cursor.fetchall()]
+    cursor.execute("select artist_name from lastfm.mart_similar_artists order by artist_name limit 3")
+    artists = [row[0] for row in cursor.fetchall()]
+    assert len(users) == 6 and artists
+    recs = "lastfm.mart_recommendations_als"
+    lookups = [
+        f"select rank, artist_name, score from {recs} where user_sha1 = '{users[0]}' order by rank limit 10",
+        f"select * from {recs} where user_sha1 in ('{users[1]}', '{users[2]}') and rank <= 3 "
+        "order by user_sha1, rank",
+        f"select count(*), max(score) from {recs} where '{users[3]}' = user_sha1",
+        f"select count(*) from {recs} where user_sha1 = '{users[4]}' and user_sha1 = '{users[5]}'",
+        f"select * from {recs} where user_sha1 = 'o''no such user' order by rank",
+        f"select * from lastfm.mart_similar_artists where artist_name = '{artists[0]}' order by rank",
+        f"select * from lastfm.dim_users where user_sha1 = '{users[5]}'",
+    ]
+    for lookup in lookups:
+        cursor.execute(lookup)
+        answered = cursor.fetchall()
+        reference = lookup.replace(" user_sha1", " concat(user_sha1, '')").replace(
+            " artist_name =", " concat(artist_name, '') ="
+        )
+        cursor.execute(reference)
+        assert answered == cursor.fetchall(), lookup
+        cursor.execute(f"explain {lookup}")
+        plan = cursor.fetchone()[0]
+        assert "LocalTableScan" in plan and "FileScan" not in plan, f"{lookup}:\n{plan}"
+        cursor.execute(f"explain {reference}")
+        assert "FileScan" in cursor.fetchone()[0], f"the reference read the index: {reference}"
+    assert len(answered) == 1  # dim_users: one row per user
+
+
 def test_embedded_build_shares_the_metastore_with_the_running_server(
     served: dict[str, str], server_build
 ) -> None:
@@ -363,15 +415,8 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
     assert after != before and "mart_recommendations_als__versions/v" in after
     seed_after = table_location(setup, SEED)
     assert seed_after != seed_before and "lastfm_countries__versions/v" in seed_after
-    # the server keeps the served marts in memory: it caches the new version of its own accord
-    log = Path(served["LAKEHOUSE_HOME"]) / "logs" / "server.log"
-    deadline = time.monotonic() + 60
-    while not any(
-        line.startswith("served cache: lastfm.mart_recommendations_als: ") and f"of {after} cached" in line
-        for line in log.read_text(errors="replace").splitlines()
-    ):
-        assert time.monotonic() < deadline, "the server did not cache the new version of the mart"
-        time.sleep(1)
+    # the server keeps the served marts in memory: it indexes the new version of its own accord
+    wait_for_log_line(served, "served cache: lastfm.mart_recommendations_als: indexed ", f"of {after} in ")
     versions_dir = (
         Path(served["LAKEHOUSE_HOME"]) / "warehouse" / "lastfm.db" / "mart_recommendations_als__versions"
     )

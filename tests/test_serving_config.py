@@ -10,10 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lastfm_lakehouse.bench.serving import figures
 from lastfm_lakehouse.serving import commands, served_cache, tls
 from lastfm_lakehouse.serving.server import ServerConfig
+
+from .conftest import REPO
 
 
 def config(**changes: object) -> ServerConfig:
@@ -75,6 +78,40 @@ def test_the_served_cache_keeps_what_dashboards_read_but_facts(monkeypatch: pyte
     assert served_cache.configured_tables("s") == ["s.mart_recommendations_als", "other.t"]
     monkeypatch.setenv("LAKEHOUSE_SERVER_CACHE", "none")
     assert served_cache.configured_tables("s") == []
+
+
+def test_lookup_indexes_come_from_the_models_meta_or_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every key a model names is one of its documented columns; the setting overrides them."""
+    monkeypatch.delenv("LAKEHOUSE_SERVER_LOOKUPS", raising=False)
+    lookups = served_cache.configured_lookups("lastfm")
+    assert lookups["lastfm.mart_recommendations_als"] == "user_sha1"
+    assert lookups["lastfm.mart_similar_artists"] == "artist_name"
+    assert set(lookups) <= set(served_cache.configured_tables("lastfm"))  # only what BI tools read
+    models = {}
+    for root in served_cache.MODEL_YAML_DIRS:
+        for path in (REPO / root).rglob("*.yml"):
+            for model in (yaml.safe_load(path.read_text()) or {}).get("models", []):
+                models[model["name"]] = [column["name"] for column in model.get("columns", [])]
+    for table, key in lookups.items():
+        assert key in models[table.split(".")[1]], f"{table}: no documented column {key}"
+    monkeypatch.setenv("LAKEHOUSE_SERVER_LOOKUPS", "mart_recommendations_als:user_sha1, other.t : k")
+    assert served_cache.configured_lookups("s") == {"s.mart_recommendations_als": "user_sha1", "other.t": "k"}
+    monkeypatch.setenv("LAKEHOUSE_SERVER_LOOKUPS", "mart_recommendations_als")
+    with pytest.raises(ValueError, match="'mart_recommendations_als' is not table:key_column"):
+        served_cache.configured_lookups("s")
+    monkeypatch.setenv("LAKEHOUSE_SERVER_LOOKUPS", "none")
+    assert served_cache.configured_lookups("s") == {}
+
+
+def test_a_version_is_its_location_and_its_files(tmp_path: Path) -> None:
+    """The served cache re-reads a table when its files change, even at the same location."""
+    (tmp_path / "part-0.parquet").write_bytes(b"x" * 10)
+    first = served_cache.files_stat(tmp_path.as_uri())
+    assert first is not None and first[:2] == (1, 10)
+    (tmp_path / "part-1.parquet").write_bytes(b"y" * 5)
+    assert served_cache.files_stat(str(tmp_path))[:2] == (2, 15)
+    assert served_cache.files_stat("s3a://bucket/table") is None
+    assert served_cache.files_mb(str(tmp_path)) == 15 / 2**20
 
 
 def test_serving_bench_figures() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 SOURCES = Path(__file__).parent / "jvm"
 CACHING_CATALOG = "lakehouse.CachingSessionCatalog"
+EXTENSIONS = "lakehouse.LakehouseExtensions"
 
 
 def jdk_tool(name: str) -> str | None:

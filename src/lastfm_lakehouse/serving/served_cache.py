@@ -14,6 +14,15 @@ looking up one user's top-10: on the 2,000-user dataset, caching took 19.1 to 28
 full-size marts (115 MB, 7.2M rows, sorted by user), lookups fell from 17.6 to 6.3 queries/s when
 cached. Reading the sorted Parquet, whose row-group statistics skip all but one row group, beats
 scanning the statistics of 720 in-memory batches, and the heap the cache takes costs GC pauses.
+
+Lookup indexes: a served table whose model sets ``config.meta.serve_lookup_key`` (a user's or an
+artist's rows, as the recommendations dashboard filters them) is instead kept grouped by that key
+(``serving/jvm/lakehouse/LookupIndex.java``), and a query pinning the key to literals is answered from
+it without a Spark job (``PointLookupRule.java``). ``LAKEHOUSE_SERVER_LOOKUPS`` overrides the models'
+choice (``table:key`` pairs, comma-separated; ``none`` for no index); a table taking more than
+``LAKEHOUSE_SERVER_LOOKUP_MAX_MB`` (default 2048) in memory is not indexed and served as above.
+An index answers only for the version (location) it was read from, and is re-read when that
+location's files change (count, bytes or newest modification time).
 """
 
 from __future__ import annotations
@@ -31,17 +40,28 @@ import yaml
 from lastfm_lakehouse.settings import repo_root
 
 EXPOSURES = Path("dbt_project") / "models" / "marts" / "_exposures.yml"
+MODEL_YAML_DIRS = (Path("dbt_project") / "models", Path("models_py"))
+LOOKUP_KEY_META = "serve_lookup_key"
 DEFAULT_INTERVAL_SECONDS = 5.0
 DEFAULT_MAX_MB = 32.0
+DEFAULT_LOOKUP_MAX_MB = 2048.0
+
+
+def files_stat(location: str) -> tuple[int, int, float] | None:
+    """(files, bytes, newest modification time) under a local (``file:``) location; None elsewhere
+    (object stores) or when it is not a directory."""
+    parsed = urlparse(location)
+    root = Path(unquote(parsed.path))
+    if parsed.scheme not in ("", "file") or not root.is_dir():
+        return None
+    stats = [f.stat() for f in root.rglob("*") if f.is_file()]
+    return len(stats), sum(s.st_size for s in stats), max((s.st_mtime for s in stats), default=0.0)
 
 
 def files_mb(location: str) -> float | None:
     """Megabytes under a local (``file:``) location; None elsewhere (object stores)."""
-    parsed = urlparse(location)
-    if parsed.scheme not in ("", "file"):
-        return None
-    root = Path(unquote(parsed.path))
-    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 2**20 if root.is_dir() else None
+    stat = files_stat(location)
+    return None if stat is None else stat[1] / 2**20
 
 
 def exposed_tables(schema: str, exposures: Path | None = None) -> list[str]:
@@ -59,6 +79,39 @@ def exposed_tables(schema: str, exposures: Path | None = None) -> list[str]:
     return [f"{schema}.{model}" for model in models]
 
 
+def model_lookup_keys(schema: str, roots: list[Path] | None = None) -> dict[str, str]:
+    """``schema.<model>`` -> its ``config.meta.serve_lookup_key``, from the models' yml files."""
+    keys: dict[str, str] = {}
+    for root in roots or [repo_root() / d for d in MODEL_YAML_DIRS]:
+        for path in sorted(root.rglob("*.yml")) if root.is_dir() else []:
+            document = yaml.safe_load(path.read_text()) or {}
+            for model in document.get("models", []) if isinstance(document, dict) else []:
+                meta = ((model or {}).get("config") or {}).get("meta") or {}
+                if meta.get(LOOKUP_KEY_META):
+                    keys[f"{schema}.{model['name']}"] = str(meta[LOOKUP_KEY_META])
+    return keys
+
+
+def configured_lookups(schema: str) -> dict[str, str]:
+    """Table -> key column of the lookup indexes: ``LAKEHOUSE_SERVER_LOOKUPS`` or the models'."""
+    setting = os.environ.get("LAKEHOUSE_SERVER_LOOKUPS", "").strip()
+    if setting.lower() == "none":
+        return {}
+    if not setting:
+        return model_lookup_keys(schema)
+    lookups = {}
+    for item in (s.strip() for s in setting.split(",")):
+        table, _, key = item.partition(":")
+        if not item or not table.strip() or not key.strip():
+            raise ValueError(
+                f"LAKEHOUSE_SERVER_LOOKUPS: {item!r} is not table:key_column (e.g. "
+                "mart_recommendations_als:user_sha1); use none for no lookup index"
+            )
+        name = table.strip() if "." in table else f"{schema}.{table.strip()}"
+        lookups[name] = key.strip()
+    return lookups
+
+
 def configured_tables(schema: str) -> list[str]:
     setting = os.environ.get("LAKEHOUSE_SERVER_CACHE", "").strip()
     if setting.lower() == "none":
@@ -73,6 +126,15 @@ def configured_tables(schema: str) -> list[str]:
 
 
 @dataclass
+class Served:
+    """How one version of a served table is served."""
+
+    version: str  # its location, and its files' (count, bytes, newest mtime) when local
+    frame: Any = None  # the cached DataFrame, when cached
+    indexed: bool = False  # kept by key (LookupIndex), when indexed
+
+
+@dataclass
 class ServedCache:
     spark: Any
     tables: list[str]
@@ -80,8 +142,15 @@ class ServedCache:
     max_mb: float = field(
         default_factory=lambda: float(os.environ.get("LAKEHOUSE_SERVER_CACHE_MAX_MB", DEFAULT_MAX_MB))
     )
-    # table -> (location, the cached DataFrame or None when read from its files)
-    cached: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    # table -> key column, for the tables kept in a lookup index (empty: no index)
+    lookups: dict[str, str] = field(default_factory=dict)
+    lookup_max_mb: float = field(
+        default_factory=lambda: float(os.environ.get("LAKEHOUSE_SERVER_LOOKUP_MAX_MB", DEFAULT_LOOKUP_MAX_MB))
+    )
+    served: dict[str, Served] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.tables = [*self.tables, *(t for t in self.lookups if t not in self.tables)]
 
     @staticmethod
     def location(session: Any, table: str) -> str | None:
@@ -92,38 +161,64 @@ class ServedCache:
             return None
         return next((str(r[1]).strip() for r in rows if str(r[0]).strip() == "Location"), None)
 
+    def index(self, table: str, session: Any) -> str:
+        """Reads the table into its lookup index; what the JVM said (``... not indexed`` if not)."""
+        jvm = self.spark._jvm  # type: ignore[attr-defined]
+        return str(
+            jvm.lakehouse.LookupIndex.build(
+                session._jsparkSession, table, self.lookups[table], int(self.lookup_max_mb * 2**20)
+            )
+        )
+
+    def release(self, table: str, known: Served | None) -> None:
+        if known is not None and known.frame is not None:
+            known.frame.unpersist()
+        if known is not None and known.indexed:
+            self.spark._jvm.lakehouse.LookupIndex.drop(table)  # type: ignore[attr-defined]
+
     def refresh(self) -> list[str]:
-        """Cache every served table whose location changed; what it did, one line per table."""
+        """Serve every table whose version changed from memory; what it did, one line per table."""
         from pyspark import StorageLevel
 
         done = []
         for table in self.tables:
             location = self.location(self.spark, table)
-            known = self.cached.get(table)
+            known = self.served.get(table)
             if location is None and known:  # dropped: let its memory go
-                if known[1] is not None:
-                    known[1].unpersist()
-                del self.cached[table]
+                self.release(table, known)
+                del self.served[table]
                 done.append(f"{table}: gone, no longer cached")
                 continue
-            if location is None or (known and known[0] == location):
+            if location is None:
                 continue
-            size = files_mb(location)
-            if size is None or size > self.max_mb:
-                # read from its (sorted) files: noted once per version, never cached
-                self.cached[table] = (location, None)
-                if known and known[1] is not None:
-                    known[1].unpersist()
-                done.append(f"{table}: {'?' if size is None else f'{size:.0f}'} MB, read from its files")
+            stat = files_stat(location)
+            version = f"{location} {stat}"
+            if known and known.version == version:
                 continue
             started = time.monotonic()
             # A new session for the read: none of its relations were resolved before the switch,
             # so it reads the location just looked up (both come from the same catalog entry).
-            frame = self.spark.newSession().table(table).persist(StorageLevel.MEMORY_AND_DISK)
+            session = self.spark.newSession()
+            if table in self.lookups:
+                said = self.index(table, session)
+                if not said.endswith("not indexed"):
+                    self.served[table] = Served(version, indexed=True)
+                    if known and known.frame is not None:
+                        known.frame.unpersist()
+                    done.append(f"{table}: indexed {said} in {time.monotonic() - started:.1f}s")
+                    continue
+                done.append(f"{table}: {said}")
+            size = None if stat is None else stat[1] / 2**20
+            if size is None or size > self.max_mb:
+                # read from its (sorted) files: noted once per version, never cached
+                self.release(table, known)
+                self.served[table] = Served(version)
+                done.append(f"{table}: {'?' if size is None else f'{size:.0f}'} MB, read from its files")
+                continue
+            frame = session.table(table).persist(StorageLevel.MEMORY_AND_DISK)
             rows = frame.count()  # materialises every column: no BI query pays for it
-            self.cached[table] = (location, frame)
-            if known and known[1] is not None:
-                known[1].unpersist()
+            self.release(table, known)
+            self.served[table] = Served(version, frame=frame)
             done.append(f"{table}: {rows:,} rows of {location} cached in {time.monotonic() - started:.1f}s")
         return done
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lastfm_lakehouse.serving import commands, credentials, jvm, tls
-from lastfm_lakehouse.serving.served_cache import ServedCache, configured_tables
+from lastfm_lakehouse.serving.served_cache import ServedCache, configured_lookups, configured_tables
 from lastfm_lakehouse.settings import SparkSettings, lakehouse_home
 
 DEFAULT_HOST = "127.0.0.1"
@@ -191,7 +191,18 @@ def catalog_conf(config: ServerConfig, settings: SparkSettings) -> dict[str, str
     # as for every session: not spark.jars, which per-session class loaders load (Spark Connect's
     # artifact isolation), and a closed session's loader could no longer load the class's inner
     # classes (NoClassDefFoundError, seen with dbt's Python models over Connect).
-    return {} if jar is None else {"spark.sql.catalog.spark_catalog": jvm.CACHING_CATALOG}
+    if jar is None:
+        return {}
+    conf = {"spark.sql.catalog.spark_catalog": jvm.CACHING_CATALOG}
+    if lookups_on():
+        # point lookups on indexed tables answered from memory (serving/jvm/lakehouse/PointLookupRule)
+        conf["spark.sql.extensions"] = jvm.EXTENSIONS
+    return conf
+
+
+def lookups_on() -> bool:
+    """Lookup indexes (served_cache): on unless ``LAKEHOUSE_SERVER_LOOKUPS=none``."""
+    return os.environ.get("LAKEHOUSE_SERVER_LOOKUPS", "").strip().lower() != "none"
 
 
 HIVE = "org.apache.hadoop.hive.ql.metadata.Hive"
@@ -334,8 +345,13 @@ def run(config: ServerConfig) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    served = ServedCache(spark, configured_tables(os.environ.get("LASTFM_SCHEMA", "lastfm")))
+    schema = os.environ.get("LASTFM_SCHEMA", "lastfm")
+    extended = spark.conf.get("spark.sql.extensions", "") == jvm.EXTENSIONS
+    lookups = configured_lookups(schema) if extended else {}
+    served = ServedCache(spark, configured_tables(schema), lookups=lookups)
     print(f"served cache: keeping {', '.join(served.tables) or 'nothing'} in memory", flush=True)
+    keys = ", ".join(f"{table} by {key}" for table, key in lookups.items())
+    print(f"served cache: lookup indexes: {keys or 'none'}", flush=True)
     threading.Thread(target=served.run, args=(stop,), name="served-cache", daemon=True).start()
     stop.wait()
     print("lastfm-lakehouse server: stopping", flush=True)
