@@ -110,6 +110,9 @@ def test_a_version_is_its_location_and_its_files(tmp_path: Path) -> None:
     assert first is not None and first[:2] == (1, 10)
     (tmp_path / "part-1.parquet").write_bytes(b"y" * 5)
     assert served_cache.files_stat(str(tmp_path))[:2] == (2, 15)
+    (tmp_path / "_lakehouse_retired_at").write_text("1764000000")  # what Spark's readers skip
+    (tmp_path / ".part-1.parquet.crc").write_bytes(b"c")
+    assert served_cache.files_stat(str(tmp_path))[:2] == (2, 15)
     assert served_cache.files_stat("s3a://bucket/table") is None
     assert served_cache.files_mb(str(tmp_path)) == 15 / 2**20
 

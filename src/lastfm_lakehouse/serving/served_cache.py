@@ -48,13 +48,19 @@ DEFAULT_LOOKUP_MAX_MB = 2048.0
 
 
 def files_stat(location: str) -> tuple[int, int, float] | None:
-    """(files, bytes, newest modification time) under a local (``file:``) location; None elsewhere
-    (object stores) or when it is not a directory."""
+    """(files, bytes, newest modification time) of the data files under a local (``file:``)
+    location; None elsewhere (object stores) or when it is not a directory. Files whose names start
+    with ``_`` or ``.`` are left out, as Spark's readers leave them out: checksums, ``_SUCCESS``, and
+    the marker a publish leaves in the version it replaces (``_lakehouse_retired_at``)."""
     parsed = urlparse(location)
     root = Path(unquote(parsed.path))
     if parsed.scheme not in ("", "file") or not root.is_dir():
         return None
-    stats = [f.stat() for f in root.rglob("*") if f.is_file()]
+    stats = [
+        f.stat()
+        for f in root.rglob("*")
+        if f.is_file() and not any(part.startswith(("_", ".")) for part in f.relative_to(root).parts)
+    ]
     return len(stats), sum(s.st_size for s in stats), max((s.st_mtime for s in stats), default=0.0)
 
 

@@ -7,6 +7,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.And;
 import org.apache.spark.sql.catalyst.expressions.Attribute;
@@ -67,18 +68,21 @@ public final class PointLookupRule extends Rule<LogicalPlan> {
         return fold(answered);
       }
     }
+    LogicalPlan next = mapChildren(plan, PointLookupRule::rewrite);
+    return next == plan ? plan : fold(next);
+  }
+
+  /** The plan with {@code step} applied to each child; the same object when no child changed. */
+  private static LogicalPlan mapChildren(LogicalPlan plan, UnaryOperator<LogicalPlan> step) {
     List<LogicalPlan> children = CollectionConverters.asJava(plan.children());
-    if (children.isEmpty()) {
-      return plan;
-    }
-    List<LogicalPlan> rewritten = new ArrayList<>(children.size());
+    List<LogicalPlan> mapped = new ArrayList<>(children.size());
     boolean changed = false;
     for (LogicalPlan child : children) {
-      LogicalPlan next = rewrite(child);
+      LogicalPlan next = step.apply(child);
       changed |= next != child;
-      rewritten.add(next);
+      mapped.add(next);
     }
-    return changed ? fold(plan.withNewChildren(seq(rewritten))) : plan;
+    return changed ? plan.withNewChildren(seq(mapped)) : plan;
   }
 
   /** Key literals per attribute, from the condition's conjuncts; values of other types ignored. */
@@ -184,19 +188,7 @@ public final class PointLookupRule extends Rule<LogicalPlan> {
   }
 
   private static LogicalPlan sortLocally(LogicalPlan plan) {
-    List<LogicalPlan> children = CollectionConverters.asJava(plan.children());
-    if (!children.isEmpty()) {
-      List<LogicalPlan> folded = new ArrayList<>(children.size());
-      boolean changed = false;
-      for (LogicalPlan child : children) {
-        LogicalPlan next = sortLocally(child);
-        changed |= next != child;
-        folded.add(next);
-      }
-      if (changed) {
-        plan = plan.withNewChildren(seq(folded));
-      }
-    }
+    plan = mapChildren(plan, PointLookupRule::sortLocally);
     if (!(plan instanceof Sort sort) || !(sort.child() instanceof LocalRelation local)) {
       return plan;
     }
