@@ -425,11 +425,10 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
 
 def test_hostile_queries_are_contained_and_lookups_go_on(served: dict[str, str], server_build) -> None:
     """A cartesian join that would run for hours is cancelled at the query timeout, a result larger
-    than the result-size cap fails that query alone, the server stays up and answers lookups once
-    they end. (During the attack, lookups get a core only when one of its tasks ends: Spark does
-    not preempt running tasks, and on 2 cores a hostile query's tasks can hold both until the
-    timeout; a `select *` of a cartesian join can also run an executor out of memory, failing the
-    lookups' tasks on it. How many lookups were answered meanwhile is printed, not asserted.)"""
+    than the result-size cap fails that query alone, the server stays up, and point lookups are
+    answered all along: answered from the lookup index, they run no tasks, so the hostile query's
+    tasks holding both cores (Spark does not preempt running tasks) or an executor it runs out of
+    memory cannot starve them. (A lookup the index cannot answer still needs a task slot.)"""
     hostile = {
         "endless cartesian join": "select count(*) from lastfm.fct_plays a "
         "cross join lastfm.fct_plays b cross join lastfm.dim_users c",
@@ -453,6 +452,8 @@ def test_hostile_queries_are_contained_and_lookups_go_on(served: dict[str, str],
     cursor.execute("select user_sha1 from lastfm.mart_recommendations_als limit 1")
     (user,) = cursor.fetchone()
     lookup = f"select rank, artist_name from lastfm.mart_recommendations_als where user_sha1 = '{user}'"
+    cursor.execute(f"explain {lookup}")
+    assert "LocalTableScan" in cursor.fetchone()[0], "the lookup is not answered from the index"
     started, answered, starved = time.monotonic(), 0, []
     while any(thread.is_alive() for thread in attackers):
         try:
@@ -470,12 +471,8 @@ def test_hostile_queries_are_contained_and_lookups_go_on(served: dict[str, str],
     )
     assert set(outcome) == set(hostile), outcome
     assert all(result.startswith("refused") for result in outcome.values()), outcome
-    # starved lookups end at the timeout, or fail with the attack when its tasks kill an executor
-    # (out of memory): the server itself survives either way
-    assert all(
-        "TIMEDOUT" in reason or "timed out" in reason.lower() or "stage failure" in reason
-        for reason in starved
-    ), starved
+    assert not starved, f"{len(starved)} lookups failed during the attack: {starved[:3]}"
+    assert answered > 0
     for _ in range(3):  # the server is up and answers lookups again
         cursor.execute(lookup)
         assert len(cursor.fetchall()) > 0

@@ -156,6 +156,8 @@ class ServedCache:
     served: dict[str, Served] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # a lookup table not among the cached ones is indexed, or else read from its files
+        self.cacheable = set(self.tables)
         self.tables = [*self.tables, *(t for t in self.lookups if t not in self.tables)]
 
     @staticmethod
@@ -215,7 +217,7 @@ class ServedCache:
                     continue
                 done.append(f"{table}: {said}")
             size = None if stat is None else stat[1] / 2**20
-            if size is None or size > self.max_mb:
+            if size is None or size > self.max_mb or table not in self.cacheable:
                 # read from its (sorted) files: noted once per version, never cached
                 self.release(table, known)
                 self.served[table] = Served(version)
