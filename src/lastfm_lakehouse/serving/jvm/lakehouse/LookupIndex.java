@@ -236,10 +236,4 @@ public final class LookupIndex {
   public static boolean drop(String table) {
     return INDEXES.remove(table.toLowerCase(Locale.ROOT)) != null;
   }
-
-  /** The location the table's index was built from, or null. */
-  public static String location(String table) {
-    LookupIndex index = INDEXES.get(table.toLowerCase(Locale.ROOT));
-    return index == null ? null : index.location;
-  }
 }
