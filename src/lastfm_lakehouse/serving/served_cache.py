@@ -64,12 +64,6 @@ def files_stat(location: str) -> tuple[int, int, float] | None:
     return len(stats), sum(s.st_size for s in stats), max((s.st_mtime for s in stats), default=0.0)
 
 
-def files_mb(location: str) -> float | None:
-    """Megabytes under a local (``file:``) location; None elsewhere (object stores)."""
-    stat = files_stat(location)
-    return None if stat is None else stat[1] / 2**20
-
-
 def exposed_tables(schema: str, exposures: Path | None = None) -> list[str]:
     """``schema.<model>`` for every model an exposure depends on, fact tables left out."""
     path = exposures or repo_root() / EXPOSURES
@@ -98,11 +92,16 @@ def model_lookup_keys(schema: str, roots: list[Path] | None = None) -> dict[str,
     return keys
 
 
+def lookups_on() -> bool:
+    """Lookup indexes at all: on unless ``LAKEHOUSE_SERVER_LOOKUPS=none``."""
+    return os.environ.get("LAKEHOUSE_SERVER_LOOKUPS", "").strip().lower() != "none"
+
+
 def configured_lookups(schema: str) -> dict[str, str]:
     """Table -> key column of the lookup indexes: ``LAKEHOUSE_SERVER_LOOKUPS`` or the models'."""
-    setting = os.environ.get("LAKEHOUSE_SERVER_LOOKUPS", "").strip()
-    if setting.lower() == "none":
+    if not lookups_on():
         return {}
+    setting = os.environ.get("LAKEHOUSE_SERVER_LOOKUPS", "").strip()
     if not setting:
         return model_lookup_keys(schema)
     lookups = {}

@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from lastfm_lakehouse.serving import commands, credentials, jvm, tls
-from lastfm_lakehouse.serving.served_cache import ServedCache, configured_lookups, configured_tables
+from lastfm_lakehouse.serving.served_cache import (
+    ServedCache,
+    configured_lookups,
+    configured_tables,
+    lookups_on,
+)
 from lastfm_lakehouse.settings import SparkSettings, lakehouse_home
 
 DEFAULT_HOST = "127.0.0.1"
@@ -198,11 +203,6 @@ def catalog_conf(config: ServerConfig, settings: SparkSettings) -> dict[str, str
         # point lookups on indexed tables answered from memory (serving/jvm/lakehouse/PointLookupRule)
         conf["spark.sql.extensions"] = jvm.EXTENSIONS
     return conf
-
-
-def lookups_on() -> bool:
-    """Lookup indexes (served_cache): on unless ``LAKEHOUSE_SERVER_LOOKUPS=none``."""
-    return os.environ.get("LAKEHOUSE_SERVER_LOOKUPS", "").strip().lower() != "none"
 
 
 HIVE = "org.apache.hadoop.hive.ql.metadata.Hive"
