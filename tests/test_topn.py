@@ -37,7 +37,7 @@ def test_targets_index_of_drops_unknown_keys() -> None:
 
 def test_norm_ordered_passes_stop_early_and_stay_exact(monkeypatch) -> None:
     """Long-tail norms (as ALS gives rarely played artists): the early stop must not change results."""
-    monkeypatch.setattr(topn, "FIRST_PASS_TARGETS", 16)  # many passes over 2,000 targets
+    monkeypatch.setattr(topn, "TILE", 16)  # many tiles over 2,000 targets
     rng = np.random.default_rng(1)
     targets = rng.standard_normal((2_000, 8)).astype(np.float32)
     targets *= (1.0 / np.arange(1, 2_001) ** 0.8)[rng.permutation(2_000), None].astype(np.float32)
@@ -54,11 +54,13 @@ def test_norm_ordered_passes_stop_early_and_stay_exact(monkeypatch) -> None:
 
 
 def test_norm_ordered_early_stop_skips_the_long_tail(monkeypatch) -> None:
-    """A query aligned with the largest targets never scores the small-norm tail (one pass)."""
-    passes = []
-    original = topn.top_k_of_rows
+    """A query aligned with the largest targets never scores the small-norm tail (one tile)."""
+    from lastfm_lakehouse.recommenders import topn_kernel
+
+    tiles = []
+    original = topn_kernel.push_tile
     monkeypatch.setattr(
-        topn, "top_k_of_rows", lambda scores, k: passes.append(scores.shape) or original(scores, k)
+        topn_kernel, "push_tile", lambda scores, *rest: tiles.append(scores.shape) or original(scores, *rest)
     )
     big = np.eye(4, dtype=np.float32) * 10
     tail = np.full((10_000, 4), 1e-3, dtype=np.float32)
@@ -66,7 +68,32 @@ def test_norm_ordered_early_stop_skips_the_long_tail(monkeypatch) -> None:
     assert index.norms[0] == 10 and index.order[:4].tolist() == [10_000, 10_001, 10_002, 10_003]
     indices, _ = topn.top_n(np.array([[1, 0, 0, 0]], dtype=np.float32), index, 1)
     assert indices[0].tolist() == [10_000]
-    assert passes == [(1, topn.FIRST_PASS_TARGETS), (1, 2)]  # one pass: its block, then the merge
+    assert tiles == [(1, topn.TILE)]  # the first tile only: the tail's bound is 1e-3 * sqrt(4) < 10
+
+
+def test_tiles_keep_exclusions_ties_and_short_lists_exact(monkeypatch) -> None:
+    """Exclusions that fall in every tile (and before and after it), ties across tiles, queries with
+    fewer allowed targets than n: the same scores as a full sort, nothing excluded."""
+    monkeypatch.setattr(topn, "TILE", 5)
+    monkeypatch.setattr(topn, "BLOCK_ROWS", 3)
+    rng = np.random.default_rng(6)
+    targets = np.round(rng.standard_normal((37, 3)), 1)  # rounded: many equal scores
+    targets[20] = targets[3]  # an exact tie in another tile
+    queries = np.round(rng.standard_normal((10, 3)), 1)
+    exclude = [rng.choice(37, size=int(rng.integers(0, 37)), replace=False) for _ in range(10)]
+    exclude[0] = np.arange(37)  # nothing allowed
+    exclude[1] = np.delete(np.arange(37), [3, 20])  # only the two tied targets
+    indices, scores = topn.top_n(queries, targets, 8, exclude)
+    full = queries @ targets.T
+    for i in range(10):
+        allowed = [j for j in range(37) if j not in set(exclude[i].tolist())]
+        expected = sorted(allowed, key=lambda j: -full[i, j])[:8]  # stable: ties to the lower row
+        got = indices[i][indices[i] >= 0].tolist()
+        assert np.allclose(full[i, got], full[i, expected]), i
+        assert len(got) == len(expected) and not set(got) & set(exclude[i].tolist())
+        assert np.isneginf(scores[i][len(got) :]).all()
+    assert indices[0].tolist() == [-1] * 8
+    assert sorted(indices[1][:2].tolist()) == [3, 20] and (indices[1][2:] == -1).all()
 
 
 def test_wide_rows_take_the_grouped_path_and_match_a_full_sort() -> None:

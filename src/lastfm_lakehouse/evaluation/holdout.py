@@ -107,6 +107,8 @@ class Holdout:
 
     @classmethod
     def prepare(cls, split: DataFrame, k: int, sample: EvaluationSample | None = None) -> Holdout:
+        from pyspark.sql import functions as F
+
         held_pdf = split.where("is_holdout").select(USER_KEY, ARTIST_KEY, "rating").toPandas()
         if held_pdf.empty:
             raise ValueError(
@@ -118,7 +120,10 @@ class Holdout:
         catalogue = split.where("not is_holdout").select(ARTIST_KEY).distinct().count()
         # what every recommender is asked: the evaluated users and the artists of their training rows
         wanted = split.sparkSession.createDataFrame(pd.DataFrame({USER_KEY: evaluated.astype(np.int32)}))
-        queries = wanted.join(user_histories(training_rows(split, "all")), USER_KEY, "left").cache()
+        # the histories of the evaluated users only: a semi-join first, so the collect_list runs over
+        # their rows, not all 17.5M at full size
+        training = training_rows(split, "all").join(F.broadcast(wanted), USER_KEY, "left_semi")
+        queries = wanted.join(user_histories(training), USER_KEY, "left").cache()
         queries.count()
         return cls(split, held_pdf, evaluated, held_out, catalogue, k, queries)
 

@@ -11,41 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-
-@njit(cache=True, nogil=True)
-def _push(heap_scores: np.ndarray, heap_items: np.ndarray, size: int, score: float, item: int) -> int:
-    """Keep the len(heap) best (score, item) in a min-heap; returns the new size."""
-    capacity = len(heap_scores)
-    if size < capacity:
-        i = size
-        size += 1
-        heap_scores[i] = score
-        heap_items[i] = item
-        while i > 0:
-            parent = (i - 1) // 2
-            if heap_scores[parent] <= heap_scores[i]:
-                break
-            heap_scores[parent], heap_scores[i] = heap_scores[i], heap_scores[parent]
-            heap_items[parent], heap_items[i] = heap_items[i], heap_items[parent]
-            i = parent
-        return size
-    if score <= heap_scores[0]:
-        return size
-    heap_scores[0] = score
-    heap_items[0] = item
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= capacity:
-            break
-        if child + 1 < capacity and heap_scores[child + 1] < heap_scores[child]:
-            child += 1
-        if heap_scores[i] <= heap_scores[child]:
-            break
-        heap_scores[child], heap_scores[i] = heap_scores[i], heap_scores[child]
-        heap_items[child], heap_items[i] = heap_items[i], heap_items[child]
-        i = child
-    return size
+from lastfm_lakehouse.recommenders.topn_kernel import push as _push
 
 
 @njit(cache=True, nogil=True)

@@ -168,8 +168,11 @@ class NormOrdered:
         return cls(np.ascontiguousarray(targets[order]), norms[order], order, position)
 
 
-# Targets scored in the first pass of a query block; each later pass scores twice as many.
-FIRST_PASS_TARGETS = 4096
+# Targets scored at a time against a block of BLOCK_ROWS queries: the scores (BLOCK_ROWS x TILE
+# float32 = 1 MB) are written and scanned while they are in cache, into one preallocated buffer.
+# Scoring a whole row of 294K targets at once wrote 300 MB per block into freshly allocated memory
+# and then read it several times (grouped maxima, partition, sort); see _top_n_block.
+TILE = 1024
 
 
 def top_n(
@@ -181,9 +184,10 @@ def top_n(
     """For each query row, the ``n`` target rows with the highest inner product, best first.
 
     ``exclude[i]`` holds target row indices never returned for query i. Returns (indices, scores),
-    both ``len(queries) x n``; slots without a valid target have index -1 and score -inf. Exact:
-    targets are scored in passes by decreasing norm and a query stops when no unscored target can
-    beat its n-th best (see ``NormOrdered``).
+    both ``len(queries) x n``; slots without a valid target have index -1 and score -inf; of equal
+    scores the target of larger norm (then lower row) comes first. Exact: targets are scored in
+    tiles by decreasing norm and a query stops when no unscored target can beat its n-th best
+    (see ``NormOrdered``).
     """
     index = targets if isinstance(targets, NormOrdered) else NormOrdered.of(np.asarray(targets))
     queries, index = _overflow_safe(np.asarray(queries), index)
@@ -219,39 +223,46 @@ def _overflow_safe(queries: np.ndarray, index: NormOrdered) -> tuple[np.ndarray,
 def _top_n_block(
     queries: np.ndarray, index: NormOrdered, n: int, excluded: list[np.ndarray] | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    best = np.full((len(queries), n), -1, dtype=np.int64)  # sorted positions until the end
-    values = np.full((len(queries), n), -np.inf, dtype=np.float64)
-    if len(index.norms) == 0:
-        return best, values
+    """Per tile of targets: one BLAS product into the reused buffer, then the compiled scan
+    (``topn_kernel.push_tile``) offers each score above the query's n-th best so far to its heap,
+    so after the first tiles almost no score costs more than a comparison. Measured on
+    294,000 unit vectors of 32 floats (the similar-artists shape), one core: 256 queries took
+    0.38 s as whole rows (product 0.31 s, selection 0.08 s) and 0.08 s in tiles."""
+    from lastfm_lakehouse.recommenders import topn_kernel
+
+    heap_scores = np.full((len(queries), n), -np.inf, dtype=np.float64)
+    heap_items = np.full((len(queries), n), -1, dtype=np.int64)
+    total = len(index.norms)
+    if total == 0 or n == 0 or len(queries) == 0:
+        return heap_items, heap_scores
+    sizes = np.zeros(len(queries), dtype=np.int64)
+    lists = [np.sort(e) for e in excluded] if excluded is not None else []
+    counts = [len(e) for e in lists] if lists else [0] * len(queries)
+    excluded_indptr = np.zeros(len(queries) + 1, dtype=np.int64)
+    np.cumsum(counts, out=excluded_indptr[1:])
+    flat = np.concatenate(lists).astype(np.int64) if lists else np.zeros(0, dtype=np.int64)
+    cursor = excluded_indptr[:-1].copy()
     query_norms = np.linalg.norm(queries.astype(np.float64), axis=1)
+    buffer = np.empty((len(queries), min(TILE, total)), dtype=np.result_type(queries, index.factors))
     active = np.arange(len(queries))
-    low, width, total = 0, max(FIRST_PASS_TARGETS, 4 * n), len(index.norms)
-    if index.norms[-1] >= 0.5 * index.norms[0]:  # no long tail (e.g. unit vectors): one pass
-        width = total
-    while low < total and len(active):
-        high = min(total, low + width)
-        block = queries[active] @ index.factors[low:high].T  # float32: half the memory traffic
-        if excluded is not None:
-            for row, query in enumerate(active):
-                hit = excluded[query]
-                hit = hit[(hit >= low) & (hit < high)]
-                if len(hit):
-                    block[row, hit - low] = -np.inf
-        block_best, block_values = top_k_of_rows(block, n)
-        merged = np.concatenate([values[active], block_values], axis=1)
-        merged_positions = np.concatenate(
-            [best[active], np.where(block_best >= 0, block_best + low, -1)], axis=1
+    for low in range(0, total, TILE):
+        high = min(total, low + TILE)
+        block = buffer[: len(active), : high - low]
+        np.matmul(queries[active], index.factors[low:high].T, out=block)
+        topn_kernel.push_tile(
+            block, active, low, excluded_indptr, flat, cursor, heap_scores, heap_items, sizes
         )
-        columns, kept = top_k_of_rows(merged, n)
-        best[active] = np.where(
-            columns >= 0, np.take_along_axis(merged_positions, np.maximum(columns, 0), axis=1), -1
-        )
-        values[active] = kept
-        low, width = high, width * 2
-        if low < total:
+        if high < total:
             # float32 products: a relative margin keeps the stop rule exact despite rounding
-            bound = query_norms[active] * index.norms[low] * (1 + 1e-5) + 1e-12
-            active = active[~(values[active, n - 1] >= bound)]
+            bound = query_norms[active] * index.norms[high] * (1 + 1e-5) + 1e-12
+            done = (sizes[active] == n) & (heap_scores[active, 0] >= bound)
+            active = active[~done]
+            if not len(active):
+                break
+    # best first; equal scores by sorted position (larger norm first)
+    order = np.lexsort((heap_items, -heap_scores))
+    values = np.take_along_axis(heap_scores, order, axis=1)
+    best = np.take_along_axis(heap_items, order, axis=1)
     return np.where(best >= 0, index.order[np.maximum(best, 0)], -1), values
 
 
