@@ -79,43 +79,20 @@ def similar_pairs(plays: DataFrame, params: LshParams) -> DataFrame:
     from pyspark.ml.functions import vector_to_array
     from pyspark.ml.linalg import SparseVector, VectorUDT
     from pyspark.sql import functions as F
-    from pyspark.sql.types import ArrayType, DoubleType, IntegerType, StructField, StructType
+    from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
-    # The listener sets are aggregated once, into the driver (``sets``, which the distance step needs
-    # anyway), and handed back to Spark for the hashes: the aggregation of 17.5M rows is then not run
-    # again by MinHashLSH's fit, by each side of the bucket join and by the collect.
-    artists = (
-        plays.groupBy(ARTIST_KEY)
-        .agg(F.array_sort(F.collect_set(USER_KEY)).alias("keys"))
-        .where(F.size("keys") >= params.min_listeners)
-    )
-    frame = artists.toPandas()
-    sets = ListenerSets.of(frame)
-    size = int(sets.indices.max()) + 1 if len(sets.indices) else 1
+    size = (plays.agg(F.max(USER_KEY)).first()[0] or 0) + 1
 
     @F.udf(VectorUDT())
     def listener_set(keys: list[int]) -> SparseVector:
         return SparseVector(size, keys, [1.0] * len(keys))
 
-    schema = StructType(
-        [
-            StructField(ARTIST_KEY, IntegerType(), False),
-            StructField("similar_artist_key", IntegerType(), False),
-            StructField("jaccard_distance", DoubleType(), False),
-        ]
+    artists = (
+        plays.groupBy(ARTIST_KEY)
+        .agg(F.array_sort(F.collect_set(USER_KEY)).alias("keys"))
+        .where(F.size("keys") >= params.min_listeners)
     )
-    if frame.empty:
-        return plays.sparkSession.createDataFrame([], schema)
-    listeners = plays.sparkSession.createDataFrame(
-        frame.assign(**{ARTIST_KEY: frame[ARTIST_KEY].astype(np.int32)}),
-        StructType(
-            [
-                StructField(ARTIST_KEY, IntegerType(), False),
-                StructField("keys", ArrayType(IntegerType(), False), False),
-            ]
-        ),
-    )
-    vectors = listeners.select(ARTIST_KEY, listener_set("keys").alias("listeners"))
+    vectors = artists.select(ARTIST_KEY, listener_set("keys").alias("listeners"))
     lsh = MinHashLSH(
         inputCol="listeners", outputCol="hashes", numHashTables=params.hash_tables, seed=params.seed
     ).fit(vectors)
@@ -135,7 +112,15 @@ def similar_pairs(plays: DataFrame, params: LshParams) -> DataFrame:
         )
         .distinct()
     )
+    sets = ListenerSets.of(artists.select(ARTIST_KEY, "keys").toPandas())
     max_distance = params.max_distance
+    schema = StructType(
+        [
+            StructField(ARTIST_KEY, IntegerType(), False),
+            StructField("similar_artist_key", IntegerType(), False),
+            StructField("jaccard_distance", DoubleType(), False),
+        ]
+    )
 
     def distances(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         from lastfm_lakehouse.recommenders.lsh_kernel import jaccard_distances

@@ -13,6 +13,12 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _swap(heap_scores: np.ndarray, heap_items: np.ndarray, i: int, j: int) -> None:
+    heap_scores[i], heap_scores[j] = heap_scores[j], heap_scores[i]
+    heap_items[i], heap_items[j] = heap_items[j], heap_items[i]
+
+
 @njit(cache=True, nogil=True)
 def push(heap_scores: np.ndarray, heap_items: np.ndarray, size: int, score: float, item: int) -> int:
     """Keep the len(heap) best (score, item) in a min-heap; returns the new size."""
@@ -26,8 +32,7 @@ def push(heap_scores: np.ndarray, heap_items: np.ndarray, size: int, score: floa
             parent = (i - 1) // 2
             if heap_scores[parent] <= heap_scores[i]:
                 break
-            heap_scores[parent], heap_scores[i] = heap_scores[i], heap_scores[parent]
-            heap_items[parent], heap_items[i] = heap_items[i], heap_items[parent]
+            _swap(heap_scores, heap_items, parent, i)
             i = parent
         return size
     if score <= heap_scores[0]:
@@ -43,8 +48,7 @@ def push(heap_scores: np.ndarray, heap_items: np.ndarray, size: int, score: floa
             child += 1
         if heap_scores[i] <= heap_scores[child]:
             break
-        heap_scores[child], heap_scores[i] = heap_scores[i], heap_scores[child]
-        heap_items[child], heap_items[i] = heap_items[i], heap_items[child]
+        _swap(heap_scores, heap_items, child, i)
         i = child
     return size
 
