@@ -235,6 +235,10 @@ def test_evaluation_beats_popularity_and_reports_every_metric(spark, build: Buil
     assert table[("knn", "ndcg")] > table[("popularity", "ndcg")]
     assert table[("als", "rmse")] > 0
     assert 0 < table[("knn", "neighbour_recall")] <= 1
+    # the comparison ALS trains var als_comparison_max_iter iterations, the served one als_max_iter
+    parameters = evaluation.set_index("model").parameters
+    assert "max_iter=5," in parameters["als_balanced"].iloc[0]
+    assert "max_iter=10," in parameters["als"].iloc[0]
     gate = [r for r in build.results if r.node.name == "assert_recommenders_beat_popularity"]
     assert gate and str(gate[0].status) == "pass"
 

@@ -122,3 +122,25 @@ def test_pruning_keeps_each_users_heaviest_artists_ties_to_the_lower_column() ->
         order = order[in_plays[order]]
         rank = np.arange(len(order)) - np.searchsorted(row_of[order], row_of[order])
         assert np.array_equal(kept, np.sort(order[rank < top])), top
+
+
+def test_queries_are_ordered_by_their_heaviest_pruned_artist(data) -> None:
+    """query_order sorts queries by the artist of each one's largest pruned entry (users without
+    pruned artists first, ties in the given order); the search results do not depend on it."""
+    plays, users = data
+    params = knn.KnnParams(k=10, top_artists=3, candidates=40)
+    features = knn.build_features(plays, users, params)
+    index = knn.build_index(features, params)
+    pruned = index.pruned.toarray()
+    expected = np.where(pruned.max(axis=1) > 0, pruned.argmax(axis=1), -1)
+    assert np.array_equal(index.heaviest, expected)
+    rows = np.random.default_rng(3).permutation(len(features.user_keys))[:120]
+    order = knn.query_order(index, rows)
+    assert sorted(order.tolist()) == list(range(len(rows)))
+    heaviest = expected[rows[order]]
+    assert (np.diff(heaviest) >= 0).all() and len(set(heaviest)) > 1
+    for artist in set(heaviest):  # stable: the given order within one artist
+        assert (np.diff(order[heaviest == artist]) > 0).all()
+    found, sims = knn.search(index, rows, params.k)
+    again, sims_again = knn.search(index, rows[order], params.k)
+    assert np.array_equal(found[order], again) and np.array_equal(sims[order], sims_again)

@@ -2,7 +2,8 @@
 
 ``als`` is the served ALS (mart_als_factors, trained on the split's training rows of the input var
 als_training_input names), scored without training it again; the other input is trained here and
-scored beside it (``als_balanced`` or ``als_all``) so every build shows the trade-off.
+scored beside it (``als_balanced`` or ``als_all``, ``als_comparison_max_iter`` iterations) so every
+build shows the trade-off.
 
 See lastfm_lakehouse.evaluation.metrics for the exact metric definitions; the dbt test
 assert_recommenders_beat_popularity fails the build when ALS or kNN NDCG@k is not above the baseline's.
@@ -28,6 +29,7 @@ def model(dbt, spark):
         "als_seed": dbt.config.get("als_seed"),
         "als_num_blocks": dbt.config.get("als_num_blocks"),
         "als_training_input": dbt.config.get("als_training_input"),
+        "als_comparison_max_iter": dbt.config.get("als_comparison_max_iter"),
         "knn_k": dbt.config.get("knn_k"),
         "knn_age_weight": dbt.config.get("knn_age_weight"),
         "knn_country_weight": dbt.config.get("knn_country_weight"),
@@ -53,7 +55,12 @@ def model(dbt, spark):
             name="als",
             training_input=production,
         ),
-        Als(als_params, name=f"als_{other}", training_input=other),
+        # the other input, trained here: fewer iterations by default (var als_comparison_max_iter)
+        Als(
+            als_params.with_max_iter(config["als_comparison_max_iter"]),
+            name=f"als_{other}",
+            training_input=other,
+        ),
         UserKnn(knn_params, dbt.ref("dim_users")),
     ]
     sample = EvaluationSample(int(config["evaluation_max_users"]), int(config["holdout_seed"]))

@@ -146,6 +146,7 @@ class NeighbourIndex:
     demographic_indptr: np.ndarray  # ... list 0 = global, list c + 1 = country c
     country: np.ndarray  # country code per user (-1: none)
     candidates: int
+    heaviest: np.ndarray  # each user's heaviest pruned artist (-1: none), for ``query_order``
 
 
 def build_index(features: UserFeatures, params: KnnParams) -> NeighbourIndex:
@@ -175,6 +176,12 @@ def build_index(features: UserFeatures, params: KnnParams) -> NeighbourIndex:
     for code in range(x.shape[1] - artists - 1):
         members = np.flatnonzero(country == code)
         lists.append(members[np.argsort(-(beta[members] + gamma[members]), kind="stable")[: params.k + 1]])
+    # each row's heaviest pruned artist: rows in order, heaviest first within a row (ties: the
+    # lower column, as the pruning), so a row's first entry is at its indptr
+    heaviest = np.full(n, -1, dtype=np.int64)
+    has = np.diff(pruned.indptr) > 0
+    order = np.lexsort((-pruned.data, np.repeat(np.arange(n), np.diff(pruned.indptr))))
+    heaviest[has] = pruned.indices[order[pruned.indptr[:-1][has]]]
     return NeighbourIndex(
         pruned,
         pruned.T.tocsr(),
@@ -183,6 +190,7 @@ def build_index(features: UserFeatures, params: KnnParams) -> NeighbourIndex:
         np.concatenate([[0], np.cumsum([len(members) for members in lists])]).astype(np.int64),
         country,
         params.candidates,
+        heaviest,
     )
 
 
@@ -202,6 +210,16 @@ def search(index: NeighbourIndex, rows: np.ndarray, k: int) -> tuple[np.ndarray,
         k, index.candidates, out_rows, out_sims,
     )  # fmt: skip
     return out_rows, out_sims
+
+
+def query_order(index: NeighbourIndex, rows: np.ndarray) -> np.ndarray:
+    """An order of the query ``rows`` that groups queries by their heaviest pruned artist, so that
+    consecutive queries walk the same long posting lists while they are in cache (random order
+    reads them from memory each time). Measured at full size, 45,000 queries (one task's share),
+    in blocks of 256: 0.577-0.887 ms per query against 0.660-1.005 ms in random order, faster in
+    4 of 5 alternating runs (about 12 %). Ties keep the given order; users without pruned artists
+    come first."""
+    return np.argsort(index.heaviest[rows], kind="stable")
 
 
 def exact_search(features: UserFeatures, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -254,26 +272,27 @@ def spark_knn(
     schema = top_n_schema(USER_KEY, ARTIST_KEY)
 
     def recommend(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for batch in batches:
-            keys = batch[USER_KEY].to_numpy(dtype=np.int64)
-            keys = keys[np.isin(keys, features.user_keys)]  # users without fitted rows: no rows
-            if keys.size == 0:
-                continue
-            # bounded memory whatever Arrow's batch size: one query block at a time
-            for start in range(0, len(keys), params.batch_rows):
-                block = keys[start : start + params.batch_rows]
-                rows = features.rows_of(block)
-                neighbours, sims = search(index, rows, params.k)
-                best, scores = predict(features, rows, neighbours, sims, n)
-                r, c = np.nonzero(best >= 0)
-                yield pd.DataFrame(
-                    {
-                        USER_KEY: block[r].astype(np.int32),
-                        "rank": (c + 1).astype(np.int32),
-                        ARTIST_KEY: features.artist_keys[best[r, c]].astype(np.int32),
-                        "score": scores[r, c],
-                    }
-                )
+        # the whole partition's queries (a few 10K integers), in cache-friendly order
+        keys = np.concatenate(
+            [batch[USER_KEY].to_numpy(dtype=np.int64) for batch in batches] or [np.empty(0, np.int64)]
+        )
+        keys = keys[np.isin(keys, features.user_keys)]  # users without fitted rows: no rows
+        keys = keys[query_order(index, features.rows_of(keys))] if keys.size else keys
+        # bounded memory: one query block at a time
+        for start in range(0, len(keys), params.batch_rows):
+            block = keys[start : start + params.batch_rows]
+            rows = features.rows_of(block)
+            neighbours, sims = search(index, rows, params.k)
+            best, scores = predict(features, rows, neighbours, sims, n)
+            r, c = np.nonzero(best >= 0)
+            yield pd.DataFrame(
+                {
+                    USER_KEY: block[r].astype(np.int32),
+                    "rank": (c + 1).astype(np.int32),
+                    ARTIST_KEY: features.artist_keys[best[r, c]].astype(np.int32),
+                    "score": scores[r, c],
+                }
+            )
 
     return spread(queries.select(USER_KEY)).mapInPandas(recommend, schema)
 
