@@ -62,9 +62,13 @@ def test_text_and_map_forms_hold_every_field() -> None:
 
 def test_the_comparison_als_takes_its_own_iterations_and_names_a_bad_var() -> None:
     params = AlsParams.from_config(CONFIG.get)
-    assert params.with_max_iter("5") == AlsParams(8, 5, 0.5, 40.0, 1, 0)
+    key = "als_comparison_max_iter"
+    assert params.with_var("max_iter", key, "5") == AlsParams(8, 5, 0.5, 40.0, 1, 0)
     assert params.max_iter == 3  # the served parameters are unchanged
-    with pytest.raises(ValueError, match="als_comparison_max_iter = 'five' is not a whole number"):
-        params.with_max_iter("five")
-    with pytest.raises(ValueError, match="als_comparison_max_iter must be >= 1, got 0"):
-        params.with_max_iter(0)
+    with pytest.raises(ValueError, match="var als_comparison_max_iter = 'five' is not int"):
+        params.with_var("max_iter", key, "five")
+    below_one = r"var als_comparison_max_iter = 0: .*max_iter must be >= 1, got 8 and 0"
+    with pytest.raises(ValueError, match=below_one):
+        params.with_var("max_iter", key, 0)
+    with pytest.raises(ValueError, match="'als_comparison_max_iter' is missing"):
+        params.with_var("max_iter", key, None)

@@ -57,7 +57,7 @@ def model(dbt, spark):
         ),
         # the other input, trained here: fewer iterations by default (var als_comparison_max_iter)
         Als(
-            als_params.with_max_iter(config["als_comparison_max_iter"]),
+            als_params.with_var("max_iter", "als_comparison_max_iter", config["als_comparison_max_iter"]),
             name=f"als_{other}",
             training_input=other,
         ),

@@ -6,7 +6,7 @@ Ratings are ``fct_plays*.rating`` in [0, 1]; Spark's implicit ALS turns them int
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -48,16 +48,6 @@ class AlsParams(ModelParams):
             raise ValueError(f"ALS blocks must be >= 0 (0 = one per core), got {self.blocks}")
         if self.reg_param < 0 or self.alpha < 0:
             raise ValueError(f"ALS reg_param and alpha must be >= 0, got {self.reg_param} and {self.alpha}")
-
-    def with_max_iter(self, value: Any, var: str = "als_comparison_max_iter") -> AlsParams:
-        """These parameters with ``max_iter`` = ``value`` (the dbt var ``var``, validated)."""
-        try:
-            max_iter = int(str(value).strip())
-        except ValueError as exc:
-            raise ValueError(f"var {var} = {value!r} is not a whole number of iterations") from exc
-        if max_iter < 1:
-            raise ValueError(f"var {var} must be >= 1, got {max_iter}")
-        return replace(self, max_iter=max_iter)
 
 
 SPARK_DEFAULT_BLOCKS = 10

@@ -278,11 +278,13 @@ def spark_knn(
             [batch[USER_KEY].to_numpy(dtype=np.int64) for batch in batches] or [np.empty(0, np.int64)]
         )
         keys = keys[np.isin(keys, features.user_keys)]  # users without fitted rows: no rows
-        keys = keys[query_order(index, features.rows_of(keys))] if keys.size else keys
+        all_rows = features.rows_of(keys)
+        order = query_order(index, all_rows)
+        keys, all_rows = keys[order], all_rows[order]
         # bounded memory: one query block at a time
         for start in range(0, len(keys), params.batch_rows):
             block = keys[start : start + params.batch_rows]
-            rows = features.rows_of(block)
+            rows = all_rows[start : start + params.batch_rows]
             neighbours, sims = search(index, rows, params.k)
             best, scores = predict(features, rows, neighbours, sims, n)
             r, c = np.nonzero(best >= 0)
