@@ -55,8 +55,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: java blas $(STAMP)  ## virtualenv with pinned dbt-core 1.11, dbt-spark, pyspark, delta-spark, sqlfluff, pytest
 
-build: setup  ## dbt build on the embedded lakehouse (generates data when data/raw/ is empty)
-	$(BIN)/lastfm-lakehouse build --users $(USERS) --seed $(SEED) $(if $(DBT_ARGS),-- $(DBT_ARGS))
+build: setup  ## dbt build on the embedded lakehouse (generates data when data/raw/ is empty; UNIT_TESTS=1 adds dbt unit tests)
+	$(BIN)/lastfm-lakehouse build --users $(USERS) --seed $(SEED) $(if $(UNIT_TESTS),--unit-tests) $(if $(DBT_ARGS),-- $(DBT_ARGS))
 
 test: setup  ## the whole test suite (builds on generated data and the real excerpts, lint included)
 	$(BIN)/pytest $(PYTEST_ARGS)

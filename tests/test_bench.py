@@ -59,7 +59,11 @@ def test_make_bench_at_one_percent_writes_every_figure(tmp_path: Path) -> None:
     )
     assert "At the tree's peak" in table
     nodes = build["nodes"]
-    assert {"seed", "sql model", "python model", "test", "unit test"} <= set(nodes["by_type"])
+    # the build make build runs: every data test, no unit test (lastfm_lakehouse.cli)
+    assert build["command"] == "dbt build --exclude-resource-type unit_test"
+    assert {"seed", "sql model", "python model", "test"} <= set(nodes["by_type"])
+    assert "unit test" not in nodes["by_type"]
+    assert f"`{build['command']}` exit 0" in table
     assert set(nodes["statuses"]) <= {"success", "pass", "no-op"}  # no-op: exposures
     model_names = {m["name"] for m in nodes["models"]}
     assert {"fct_plays", "mart_recommendations_knn", "mart_model_evaluation"} <= model_names

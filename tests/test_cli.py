@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lastfm_lakehouse.cli import with_vars
+from lastfm_lakehouse.cli import production_build_args, with_vars
 from lastfm_lakehouse.data import generate
 from lastfm_lakehouse.settings import PLAYS_FILE
 
@@ -53,6 +53,23 @@ def test_raw_input_reaches_dbt_as_vars_merged_with_the_users_own() -> None:
         with_vars(["--vars", "[1, 2]"], defaults)
 
 
+def test_the_production_build_leaves_unit_tests_out_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DBT_RESOURCE_TYPES", "DBT_EXCLUDE_RESOURCE_TYPES"):
+        monkeypatch.delenv(name, raising=False)
+    assert production_build_args(["--select", "dim_users"]) == [
+        "--select",
+        "dim_users",
+        "--exclude-resource-type",
+        "unit_test",
+    ]
+    assert production_build_args(["-x"], unit_tests=True) == ["-x"]
+    # the user's own choice of resource types, as a flag (either spelling, = form) or dbt's env var
+    for given in (["--resource-type", "model"], ["--exclude-resource-types", "test"], ["--resource-type=x"]):
+        assert production_build_args(given) == given
+    monkeypatch.setenv("DBT_EXCLUDE_RESOURCE_TYPES", "seed")
+    assert production_build_args([]) == []
+
+
 @pytest.mark.spark
 def test_plain_dbt_on_a_directory_without_the_files_names_the_file_and_the_var(tmp_path: Path) -> None:
     from .conftest import invoke_dbt
@@ -80,6 +97,7 @@ def test_build_prints_data_and_tables_then_dbt_show_answers(env: dict[str, str],
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     expected = parse_plays(raw / PLAYS_FILE)
     assert f"raw data: ${'LASTFM_RAW_DIR'}: {raw}" in result.stderr
+    assert "unit tests left out (production build" in result.stderr
     assert (
         f"plays     staged {len(expected.valid):>12,}   rejected {len(expected.rejected):>8,}"
         in result.stderr

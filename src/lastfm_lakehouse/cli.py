@@ -1,12 +1,17 @@
 """``lastfm-lakehouse``: the commands behind ``make build``.
 
-    lastfm-lakehouse build [--users N] [--seed S] [-- extra dbt build arguments]
+    lastfm-lakehouse build [--users N] [--seed S] [--unit-tests] [-- extra dbt build arguments]
     lastfm-lakehouse data          # which raw data a build would use
     lastfm-lakehouse recommend "radiohead" "muse=3" -n 10   # a new listener (see listener.py)
 
 ``build`` finds the raw files (see ``raw_data``), generates a default-size synthetic dataset when
 there are none, runs ``dbt build`` in this process (dbt's programmatic ``dbtRunner``) and then, in
 the same SparkSession, prints what was staged and rejected and where the tables are.
+
+It is the production build, so dbt's unit tests are left out (``--exclude-resource-type unit_test``,
+as dbt Labs recommends: their inputs are static, so they prove nothing new about the data and only
+cost time); the data tests all run. ``make test`` runs the unit tests on every build it makes, and
+``--unit-tests`` (``make build UNIT_TESTS=1``) runs them here too.
 """
 
 from __future__ import annotations
@@ -106,6 +111,27 @@ def with_vars(dbt_args: list[str], defaults: dict[str, str]) -> list[str]:
     return [*rest, "--vars", json.dumps({**defaults, **given})]
 
 
+# dbt's own ways to choose resource types: when the user has used one, their choice stands.
+RESOURCE_TYPE_FLAGS = (
+    "--resource-type",
+    "--resource-types",
+    "--exclude-resource-type",
+    "--exclude-resource-types",
+)
+RESOURCE_TYPE_ENV = ("DBT_RESOURCE_TYPES", "DBT_EXCLUDE_RESOURCE_TYPES")
+
+
+def production_build_args(dbt_args: list[str], unit_tests: bool = False) -> list[str]:
+    """``dbt_args`` for the production ``dbt build``: unit tests excluded (module doc) unless
+    ``unit_tests``, or the user chose resource types themselves (a flag or dbt's env var)."""
+    chosen = any(a.partition("=")[0] in RESOURCE_TYPE_FLAGS for a in dbt_args) or any(
+        os.environ.get(name, "").strip() for name in RESOURCE_TYPE_ENV
+    )
+    if unit_tests or chosen:
+        return list(dbt_args)
+    return [*dbt_args, "--exclude-resource-type", "unit_test"]
+
+
 def run_dbt(command: str, dbt_args: list[str]) -> bool:
     from dbt.cli.main import dbtRunner
 
@@ -182,7 +208,10 @@ def build(args: argparse.Namespace) -> int:
     kind = "SYNTHETIC (generated)" if data.is_generated else "as given"
     say(f"raw data: {data.origin}: {data.directory} [{kind}]")
     say(f"lakehouse: {lakehouse_home()} (warehouse, Derby metastore, logs)")
-    ok = run_dbt("build", dbt_args)
+    build_args = production_build_args(dbt_args, args.unit_tests)
+    if build_args != dbt_args:
+        say("unit tests left out (production build; make test runs them; --unit-tests to include)")
+    ok = run_dbt("build", build_args)
     from lastfm_lakehouse.spark_session import get_or_create
 
     schema = os.environ.get("LASTFM_SCHEMA", "lastfm")
@@ -227,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     build_parser.add_argument(
         "--seed", type=int, default=DEFAULT_GENERATOR_SEED, help="generator seed (default %(default)s)"
+    )
+    build_parser.add_argument(
+        "--unit-tests",
+        action="store_true",
+        help="run dbt's unit tests too (left out of this production build by default)",
     )
     build_parser.add_argument(
         "dbt_args", nargs=argparse.REMAINDER, help="extra arguments for dbt build, after --"

@@ -4,7 +4,8 @@
 
 1. data: generates (or reuses, when its GENERATED.json matches) ``round(359,347 * scale)`` users
    with a fixed seed in ``data/bench/users-<n>-seed-<seed>/``;
-2. build: ``dbt build`` on the embedded target in a child process, on a fresh lakehouse home, while
+2. build: ``dbt build`` on the embedded target in a child process, on a fresh lakehouse home (the
+   arguments ``make build`` gives it: unit tests left out unless ``--unit-tests``), while
    the peak resident memory of the process tree (dbt + Spark driver JVM + Python workers) is sampled;
 3. figures: wall time per model and per dbt node type from ``run_results.json``, rows per stage
    and the evaluation metrics from the built tables;
@@ -30,6 +31,7 @@ from typing import Any
 
 from lastfm_lakehouse.bench import report
 from lastfm_lakehouse.bench.memory import MemorySampler
+from lastfm_lakehouse.cli import production_build_args
 from lastfm_lakehouse.settings import (
     DEFAULT_GENERATOR_SEED,
     ENV_LAKEHOUSE_HOME,
@@ -130,7 +132,12 @@ def run_build(raw_dir: Path, home: Path, target_dir: Path, log: Path, dbt_args: 
         f"dbt build exited {code} after {wall:.0f}s; "
         f"peak RSS of the tree {sampler.peaks.tree_peak_kb / 1024:,.0f} MB"
     )
-    return {"exit_code": code, "wall_seconds": round(wall, 1), "memory": sampler.peaks.as_dict()}
+    return {
+        "exit_code": code,
+        "wall_seconds": round(wall, 1),
+        "memory": sampler.peaks.as_dict(),
+        "command": "dbt build " + " ".join(dbt_args),
+    }
 
 
 def node_timings(target_dir: Path) -> dict[str, Any]:
@@ -306,6 +313,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reuse-build", action="store_true", help="skip dbt build; read the figures of the last bench build"
     )
+    parser.add_argument(
+        "--unit-tests",
+        action="store_true",
+        help="time dbt's unit tests too (make build leaves them out: lastfm_lakehouse.cli)",
+    )
     parser.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra dbt build arguments, after --")
     args = parser.parse_args(argv)
     try:
@@ -333,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
             "reused": reused,
         },
     }
-    dbt_args = [a for a in args.dbt_args if a != "--"]
+    # the build make build runs (unit tests left out unless --unit-tests)
+    dbt_args = production_build_args([a for a in args.dbt_args if a != "--"], args.unit_tests)
     if args.reuse_build:
         say(f"2/{steps} dbt build: reusing {home}")
         previous = json.loads((home / "build.json").read_text(encoding="utf-8"))

@@ -125,7 +125,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"{data['plays_lines']:,} play lines, seed {data['seed']})",
         "",
         f"Machine: {results['machine']['cores']} cores, {results['machine']['memory_gb']} GB. "
-        f"dbt build exit {build['exit_code']}, "
+        f"`{build.get('command', 'dbt build')}` exit {build['exit_code']}, "
         f"{', '.join(f'{k} {v}' for k, v in nodes['statuses'].items())}; "
         f"bench total {results['bench_wall_seconds']:,.0f} s.",
         "",
