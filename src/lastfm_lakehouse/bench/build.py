@@ -136,7 +136,7 @@ def run_build(raw_dir: Path, home: Path, target_dir: Path, log: Path, dbt_args: 
         "exit_code": code,
         "wall_seconds": round(wall, 1),
         "memory": sampler.peaks.as_dict(),
-        "command": "dbt build " + " ".join(dbt_args),
+        "command": " ".join(["dbt", "build", *dbt_args]),
     }
 
 
