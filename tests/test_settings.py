@@ -59,3 +59,23 @@ def test_bad_settings_fail_with_the_value_at_fault(tmp_path: Path) -> None:
         SparkSettings(home=tmp_path, table_format="orc")
     with pytest.raises(ValueError, match="shuffle_partitions"):
         SparkSettings(home=tmp_path, shuffle_partitions=0)
+
+
+def test_jobs_share_the_cores_fairly_unless_told_otherwise(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("LAKEHOUSE_SCHEDULER_MODE", raising=False)
+    conf = spark_conf(SparkSettings.from_env(home=tmp_path))
+    assert conf["spark.scheduler.mode"] == "FAIR"
+    allocation = Path(conf["spark.scheduler.allocation.file"])
+    assert allocation.parent == tmp_path and "<schedulingMode>FAIR</schedulingMode>" in allocation.read_text()
+    monkeypatch.setenv("LAKEHOUSE_SCHEDULER_MODE", "fifo")
+    conf = spark_conf(SparkSettings.from_env(home=tmp_path))
+    assert conf["spark.scheduler.mode"] == "FIFO" and "spark.scheduler.allocation.file" not in conf
+    with pytest.raises(ValueError, match="scheduler_mode must be one of FAIR, FIFO, got 'ROUND'"):
+        SparkSettings.from_env(home=tmp_path, scheduler_mode="ROUND")
+
+
+def test_the_running_session_schedules_fair_inside_the_default_pool(spark) -> None:
+    """The pool jobs land in when no pool is named: FAIR inside, or a big job still queues the rest."""
+    pool = spark.sparkContext._jsc.sc().getPoolForName("default").get()  # type: ignore[attr-defined]
+    assert spark.conf.get("spark.scheduler.mode") == "FAIR"  # type: ignore[attr-defined]
+    assert pool.schedulingMode().toString() == "FAIR"

@@ -33,6 +33,7 @@ ENV_METASTORE_URL = "LAKEHOUSE_METASTORE_URL"
 ENV_METASTORE_USER = "LAKEHOUSE_METASTORE_USER"
 ENV_METASTORE_PASSWORD = "LAKEHOUSE_METASTORE_PASSWORD"
 ENV_JDBC_JARS = "LAKEHOUSE_JDBC_JARS"
+ENV_SCHEDULER_MODE = "LAKEHOUSE_SCHEDULER_MODE"
 
 # --- defaults --------------------------------------------------------------------------------
 TABLE_FORMATS = ("parquet", "delta")
@@ -42,6 +43,10 @@ DEFAULT_SPARK_MASTER = "local[*]"
 DEFAULT_DRIVER_MEMORY = "12g"
 # 2 cores: a handful of shuffle partitions; adaptive execution coalesces further.
 DEFAULT_SHUFFLE_PARTITIONS = 8
+# How Spark shares the cores between jobs that run at once (dbt's threads, BI sessions): FAIR, job
+# by job, or FIFO (Spark's default: a big job holds the cores until its last stage is scheduled).
+SCHEDULER_MODES = ("FAIR", "FIFO")
+DEFAULT_SCHEDULER_MODE = "FAIR"
 # Users in the dataset `make build` generates when no real files are present.
 DEFAULT_GENERATED_USERS = 2_000
 DEFAULT_GENERATOR_SEED = 360
@@ -83,8 +88,14 @@ class SparkSettings:
     metastore_user: str = "hive"
     metastore_password: str = "hive"
     jdbc_jars: str = DEFAULT_JDBC_JARS
+    scheduler_mode: str = DEFAULT_SCHEDULER_MODE
 
     def __post_init__(self) -> None:
+        if self.scheduler_mode not in SCHEDULER_MODES:
+            raise ValueError(
+                f"scheduler_mode must be one of {', '.join(SCHEDULER_MODES)}, got {self.scheduler_mode!r} "
+                f"(set {ENV_SCHEDULER_MODE})"
+            )
         if self.table_format not in TABLE_FORMATS:
             raise ValueError(
                 f"table_format must be one of {', '.join(TABLE_FORMATS)}, got {self.table_format!r} "
@@ -124,6 +135,8 @@ class SparkSettings:
             "metastore_user": os.environ.get(ENV_METASTORE_USER, "").strip() or "hive",
             "metastore_password": os.environ.get(ENV_METASTORE_PASSWORD, "").strip() or "hive",
             "jdbc_jars": os.environ.get(ENV_JDBC_JARS, "").strip() or DEFAULT_JDBC_JARS,
+            "scheduler_mode": os.environ.get(ENV_SCHEDULER_MODE, "").strip().upper()
+            or DEFAULT_SCHEDULER_MODE,
         }
         values.update({key: value for key, value in overrides.items() if value not in (None, "")})
         for key in ("home", "delta_jars_dir"):

@@ -59,6 +59,31 @@ def delta_jars(settings: SparkSettings) -> dict[str, str]:
     return {"spark.jars.packages": f"io.delta:delta-spark_2.13:{version}"}
 
 
+# FAIR between all jobs, not only between pools: Spark's implicit "default" pool is FIFO inside, so
+# one big job would otherwise hold the cores until its last stage is scheduled and queue every
+# other job behind it (a BI lookup on the server; a data test beside a full-size model in a build).
+FAIR_SCHEDULER_XML = """<?xml version="1.0"?>
+<allocations>
+  <pool name="default">
+    <schedulingMode>FAIR</schedulingMode>
+    <weight>1</weight>
+    <minShare>0</minShare>
+  </pool>
+</allocations>
+"""
+
+
+def scheduler_conf(home: Path, mode: str) -> dict[str, str]:
+    """Spark's scheduler settings for ``mode`` (settings.SCHEDULER_MODES); FAIR writes its allocation
+    file under ``home``."""
+    if mode != "FAIR":
+        return {"spark.scheduler.mode": mode}
+    allocation = home / "fairscheduler.xml"
+    allocation.parent.mkdir(parents=True, exist_ok=True)
+    allocation.write_text(FAIR_SCHEDULER_XML)
+    return {"spark.scheduler.mode": "FAIR", "spark.scheduler.allocation.file": str(allocation)}
+
+
 def spark_conf(settings: SparkSettings) -> dict[str, str]:
     """Every Spark setting of the embedded lakehouse, as strings."""
     home = settings.home
@@ -88,6 +113,7 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.ui.retainedExecutions": "200",
         "spark.eventLog.enabled": "false",
+        **scheduler_conf(home, settings.scheduler_mode),
     }
     serving_jars = sorted(
         (home / "jars").glob("lakehouse-serving-*.jar"), key=lambda jar: jar.stat().st_mtime

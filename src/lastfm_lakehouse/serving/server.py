@@ -36,6 +36,7 @@ from lastfm_lakehouse.serving.served_cache import (
     lookups_on,
 )
 from lastfm_lakehouse.settings import SparkSettings, lakehouse_home
+from lastfm_lakehouse.spark_session import scheduler_conf
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_THRIFT_PORT = 10000
@@ -44,17 +45,6 @@ START_TIMEOUT_SECONDS = 240
 METADATA_CACHE_TTL_SECONDS = 5
 AUTH_MODES = ("none", "ldap")
 DEFAULT_QUERY_TIMEOUT_SECONDS = 300
-# FAIR between all jobs, not only between pools: Spark's implicit "default" pool is FIFO inside, so
-# one client's huge query would otherwise hold the cores until it ends and queue every lookup.
-FAIR_SCHEDULER_XML = """<?xml version="1.0"?>
-<allocations>
-  <pool name="default">
-    <schedulingMode>FAIR</schedulingMode>
-    <weight>1</weight>
-    <minShare>0</minShare>
-  </pool>
-</allocations>
-"""
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -163,13 +153,10 @@ def tls_conf(config: ServerConfig) -> dict[str, str]:
 def containment_conf(config: ServerConfig) -> dict[str, str]:
     """What keeps one hostile query (``select *`` over the largest table, a cartesian join) from
     taking the server down or starving the point lookups."""
-    allocation = config.home / "fairscheduler.xml"
-    allocation.parent.mkdir(parents=True, exist_ok=True)
-    allocation.write_text(FAIR_SCHEDULER_XML)
     return {
-        # Many BI sessions at once: share the cores fairly, job by job (FAIR_SCHEDULER_XML).
-        "spark.scheduler.mode": "FAIR",
-        "spark.scheduler.allocation.file": str(allocation),
+        # Many BI sessions at once: share the cores fairly, job by job, whatever
+        # LAKEHOUSE_SCHEDULER_MODE says for builds (spark_session.FAIR_SCHEDULER_XML).
+        **scheduler_conf(config.home, "FAIR"),
         # A result larger than this (serialized) fails that query instead of filling the server's
         # heap. (incrementalCollect would stream it, but runs one job per partition: every point
         # lookup would pay for it.)
