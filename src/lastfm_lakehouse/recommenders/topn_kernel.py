@@ -54,17 +54,8 @@ def push(heap_scores: np.ndarray, heap_items: np.ndarray, size: int, score: floa
 
 
 @njit(cache=True, nogil=True)
-def _row_max(scores: np.ndarray, r: int) -> float:
-    """max of row r: about 0.5 ns per score, measured (fastmath flags made no difference)."""
-    best = -np.inf
-    for j in range(scores.shape[1]):
-        best = max(best, scores[r, j])
-    return best
-
-
-@njit(cache=True, nogil=True)
 def push_tile(
-    scores: np.ndarray, rows: np.ndarray, low: int,
+    scores: np.ndarray, row_max: np.ndarray, rows: np.ndarray, low: int,
     excluded_indptr: np.ndarray, excluded: np.ndarray, cursor: np.ndarray,
     heap_scores: np.ndarray, heap_items: np.ndarray, sizes: np.ndarray,
 ) -> None:  # fmt: skip
@@ -75,6 +66,11 @@ def push_tile(
     ``cursor[q]`` is the first of them not yet passed, so over all the tiles of a query each
     exclusion is visited once. Excluded and -inf scores never enter; a score equal to the heap's
     smallest does not displace it (the earlier target wins ties).
+
+    ``row_max[r]`` is the largest score of row r before exclusions (numpy's vectorised
+    ``scores.max(axis=1)``: 0.13 ns per score against 0.60 for a compiled scalar loop, measured on
+    256 x 1024 float32 tiles): an upper bound, so a full heap whose smallest is at least that bound
+    skips the row without looking at a score.
     """
     width = scores.shape[1]
     capacity = heap_scores.shape[1]
@@ -89,7 +85,7 @@ def push_tile(
         cursor[q] = c
         size = sizes[q]
         threshold = heap_scores[q, 0] if size == capacity else -np.inf
-        if size == capacity and _row_max(scores, r) <= threshold:
+        if size == capacity and row_max[r] <= threshold:
             continue  # past the first tiles, most rows: one pass, and no heap branch per score
         for j in range(width):
             score = scores[r, j]
