@@ -256,7 +256,16 @@ def _top_n_block(
         block = buffer[: len(active), : high - low]
         np.matmul(queries[active], index.factors[low:high].T, out=block)
         topn_kernel.push_tile(
-            block, block.max(axis=1), active, low, excluded_indptr, flat, cursor, heap_scores, heap_items, sizes
+            block,
+            block.max(axis=1),
+            active,
+            low,
+            excluded_indptr,
+            flat,
+            cursor,
+            heap_scores,
+            heap_items,
+            sizes,
         )
         if high < total:
             # float32 products: a relative margin keeps the stop rule exact despite rounding
