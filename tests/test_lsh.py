@@ -84,3 +84,30 @@ def test_pairs_are_pysparks_approx_similarity_join_without_self_pairs(spark) -> 
     got = found.sort_values(columns).reset_index(drop=True)[columns]
     want = expected.sort_values(columns).reset_index(drop=True)[columns]
     pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=True)
+
+
+def test_listener_sets_drop_repeats_and_artists_below_min_listeners() -> None:
+    import numpy as np
+
+    from lastfm_lakehouse.recommenders.lsh import ListenerSets
+
+    sets = ListenerSets.of(np.array([5, 3, 5, 5, 9, 3, 3]), np.array([2, 7, 1, 2, 4, 7, 0]), min_listeners=2)
+    assert sets.keys.tolist() == [3, 5]  # 9 has one listener
+    assert sets.indptr.tolist() == [0, 2, 4] and sets.indices.tolist() == [0, 7, 1, 2]
+    empty = ListenerSets.of(np.array([], dtype=np.int64), np.array([], dtype=np.int64), min_listeners=2)
+    assert empty.keys.tolist() == [] and empty.indptr.tolist() == [0]
+    with pytest.raises(ValueError, match="user_key must hold non-null integers"):
+        ListenerSets.of(np.array([1]), np.array([np.nan]))
+    with pytest.raises(ValueError, match="artist_key must hold non-null integers"):
+        ListenerSets.of(np.array([-1]), np.array([1]))
+
+
+def test_candidate_pairs_share_a_bucket_in_some_table_once_each() -> None:
+    import numpy as np
+
+    from lastfm_lakehouse.recommenders.lsh import candidate_pairs
+
+    hashes = np.array([[1, 2, 1, 3, 2, 1], [5, 5, 6, 7, 8, 9]])
+    a, b = candidate_pairs(hashes)
+    assert list(zip(a.tolist(), b.tolist(), strict=True)) == [(0, 1), (0, 2), (0, 5), (1, 4), (2, 5)]
+    assert [len(side) for side in candidate_pairs(np.zeros((3, 0), dtype=np.int64))] == [0, 0]
