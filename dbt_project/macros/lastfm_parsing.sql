@@ -48,6 +48,18 @@
     end
 {%- endmacro %}
 
+{#- What makes two lines duplicates: their fields after split_record, joined by tabs. Unless
+    split_record dropped an index column that is the cleaned line itself (splitting a string on tabs
+    and joining the parts with tabs gives it back), so only those lines are joined again: the plays
+    model ran 10 % faster at full size without joining all 17.5M split lines (noop writes,
+    alternating: 122.6 and 127.4 s against 110.4 and 113.1 s). -#}
+{% macro record(line, fields, field_count_read) -%}
+    case
+        when {{ field_count_read }} != size({{ fields }}) then concat_ws('\t', {{ fields }})
+        else {{ line }}
+    end
+{%- endmacro %}
+
 {#- A header line (the original files have none; re-saved copies often do): a field is a user
     column name and the line holds no sha1. -#}
 {% macro is_header(line) -%}

@@ -57,7 +57,7 @@ renamed as (
         {{ field('field_values', 2) }} as artist_mbid_raw,
         {{ field('field_values', 3) }} as artist_name_raw,
         {{ field('field_values', 4) }} as plays_raw,
-        concat_ws('\t', field_values) as record
+        {{ record('line', 'field_values', 'field_count_read') }} as record
     from split_fields
 
 ),

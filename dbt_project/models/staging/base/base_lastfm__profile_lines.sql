@@ -58,7 +58,7 @@ renamed as (
         {{ field('field_values', 3) }} as age_raw,
         {{ field('field_values', 4) }} as country_raw,
         {{ field('field_values', 5) }} as signup_raw,
-        concat_ws('\t', field_values) as record
+        {{ record('line', 'field_values', 'field_count_read') }} as record
     from split_fields
 
 ),
