@@ -58,9 +58,8 @@ def similar_artists(plays: DataFrame, params: LshParams, k: int) -> DataFrame:
     # grouped by artist, nearest first, then by key: the rank is the position in the group
     order = np.lexsort((pairs["similar_artist_key"], pairs["jaccard_distance"], pairs[ARTIST_KEY]))
     pairs = pairs.iloc[order].reset_index(drop=True)
-    first = np.flatnonzero(np.r_[True, np.diff(pairs[ARTIST_KEY].to_numpy()) != 0])
-    rank = np.arange(len(pairs)) - np.repeat(first, np.diff(np.r_[first, len(pairs)])) + 1
-    pairs.insert(1, "rank", rank.astype(np.int32))
+    first = _run_starts(pairs[ARTIST_KEY].to_numpy())
+    pairs.insert(1, "rank", (_ranges(np.diff(np.r_[first, len(pairs)])) + 1).astype(np.int32))
     top = pairs[pairs["rank"] <= k]
     return _frame(plays.sparkSession, top, ["rank"])
 
@@ -134,23 +133,28 @@ def candidate_pairs(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     codes = [np.zeros(0, dtype=np.int64)]
     for table in hashes:
         order = np.argsort(table, kind="stable")
-        sorted_hashes = table[order]
-        starts = np.flatnonzero(np.r_[True, sorted_hashes[1:] != sorted_hashes[:-1]])
+        starts = _run_starts(table[order])
         sizes = np.diff(np.r_[starts, rows])
         shared = sizes > 1  # a bucket of one artist proposes nothing
         starts, sizes = starts[shared], sizes[shared]
         # member i of a bucket of size m against its m members: m * m (left, right) positions
-        member = np.repeat(starts, sizes) + _ranges(sizes)
+        start_of_member = np.repeat(starts, sizes)
         size_of_member = np.repeat(sizes, sizes)
-        left = np.repeat(member, size_of_member)
-        right = np.repeat(np.repeat(starts, sizes), size_of_member) + _ranges(size_of_member)
+        left = np.repeat(start_of_member + _ranges(sizes), size_of_member)
+        right = np.repeat(start_of_member, size_of_member) + _ranges(size_of_member)
         keep = left < right
         one, other = order[left[keep]].astype(np.int64), order[right[keep]].astype(np.int64)
         codes.append(np.minimum(one, other) * rows + np.maximum(one, other))
     code = np.concatenate(codes)
     code.sort()
-    code = code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
+    code = code[_run_starts(code)]
     return code // rows, code % rows
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Positions where a run of equal ``values`` begins (``values`` sorted: each distinct value's
+    first position)."""
+    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else np.zeros(0, np.int64)
 
 
 def _ranges(lengths: np.ndarray) -> np.ndarray:
@@ -192,9 +196,9 @@ class ListenerSets:
                 raise ValueError(f"MinHash LSH: {name} must hold non-null integers in [0, 2^31)")
         code = columns[ARTIST_KEY].astype(np.int64) << 32 | columns[USER_KEY].astype(np.int64)
         code.sort()
-        code = code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
+        code = code[_run_starts(code)]
         artist = code >> 32
-        starts = np.flatnonzero(np.r_[True, artist[1:] != artist[:-1]]) if len(code) else artist
+        starts = _run_starts(artist)
         keys, counts = artist[starts], np.diff(np.r_[starts, len(code)])
         kept = counts >= min_listeners
         rows = np.repeat(kept, counts)
