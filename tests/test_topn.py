@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -162,3 +164,59 @@ def test_non_finite_factors_fail_with_the_keys_at_fault() -> None:
     frame = pd.DataFrame({"artist_key": [1, 2, 3], "factors": [[1.0, 0.0], [np.nan, 1.0], [np.inf, 0.0]]})
     with pytest.raises(ValueError, match=r"2 of 3 vectors hold NaN or infinity \(first keys: \[2, 3\]\)"):
         topn.Targets.from_frame(frame, "artist_key")
+
+
+def test_lay_out_for_lookups_runs_the_top_n_once_and_releases_it(spark, tmp_path) -> None:
+    """The range exchange's sampling job reads the materialised rows: each query is scored exactly
+    once (an accumulator counts the rows leaving the kernel's stage), the written files hold disjoint key ranges sorted
+    by (key, rank), and nothing stays persisted once the scope (the adapter's, per model) closes."""
+    from pyspark.sql import functions as F
+
+    from lastfm_lakehouse import materialised
+
+    scored = spark.sparkContext.accumulator(0)
+    rng = np.random.default_rng(6)
+    users = topn.Targets.from_frame(
+        pd.DataFrame({"user_key": range(40), "factors": list(rng.standard_normal((40, 4)))}), "user_key"
+    )
+    artists = spark.createDataFrame(
+        pd.DataFrame(
+            {"artist_key": range(300), "factors": [v.tolist() for v in rng.standard_normal((300, 4))]}
+        )
+    )
+
+    def counted(batches):
+        for batch in batches:
+            scored.add(len(batch))
+            yield batch
+
+    audience = topn.spark_top_n(artists, "artist_key", users, "user_key", 5)
+    with materialised.held_for("test"):
+        laid_out = topn.lay_out_for_lookups(
+            audience.mapInPandas(counted, audience.schema), "artist_key", spark
+        )
+        laid_out.write.parquet(str(tmp_path / "audience"))
+        assert scored.value == 300 * 5
+        assert not cached_plans(spark).isEmpty()
+    assert cached_plans(spark).isEmpty()
+
+    written = spark.read.parquet(str(tmp_path / "audience")).withColumn("file", F.input_file_name())
+    assert written.count() == 300 * 5
+    ranges = written.groupBy("file").agg(F.min("artist_key").alias("low"), F.max("artist_key").alias("high"))
+    bounds = sorted((r.low, r.high) for r in ranges.collect())
+    assert len(bounds) > 1 and all(high < low for (_, high), (low, _) in itertools.pairwise(bounds))
+    for path in sorted({r.file for r in ranges.collect()}):
+        rows = pd.read_parquet(path.removeprefix("file:"))[["artist_key", "rank"]]
+        assert rows.equals(rows.sort_values(["artist_key", "rank"], ignore_index=True))
+
+
+def cached_plans(spark):
+    """Spark's cache manager (the JVM's: pyspark has no public view of what is persisted)."""
+    return spark._jsparkSession.sharedState().cacheManager()
+
+
+def test_materialise_outside_a_scope_is_refused(spark) -> None:
+    from lastfm_lakehouse import materialised
+
+    with pytest.raises(RuntimeError, match="needs a held_for"):
+        materialised.materialise(spark.range(3))

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from lastfm_lakehouse.materialised import materialise
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
@@ -381,14 +383,12 @@ def lay_out_for_lookups(frame: DataFrame, key: str, spark: object) -> DataFrame:
     cores): one user's top-10 went from p50 1,387 ms / p95 1,963 ms unsorted to p50 119 ms /
     p95 153 ms; smaller row groups (4 MB) gained only 9 ms more.
 
-    ``frame`` is materialised first (a local checkpoint on disk): a range exchange samples its
-    input with a job of its own before it shuffles, and without the checkpoint that job computed
-    the whole top-N a second time (seen in Spark's event log: two MapInPandas stages of 27.6 and
-    23.5 s of executor time for the full-size audiences). On disk, not in memory: the checkpoint
-    then takes no room in the driver JVM's heap, whose peak sits beside kNN's Python workers.
+    ``frame`` is materialised first (``materialised.materialise``, on disk): a range exchange samples
+    its input with a job of its own before it shuffles, and without that job reading stored rows it
+    computed the whole top-N a second time (seen in Spark's event log: two MapInPandas stages of
+    27.6 and 23.5 s of executor time for the full-size audiences). On disk, not in memory: the rows
+    then take no room in the driver JVM's heap, whose peak sits beside kNN's Python workers.
     """
-    from pyspark import StorageLevel
-
     partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))  # type: ignore[attr-defined]
-    computed = frame.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
+    computed = materialise(frame)
     return computed.repartitionByRange(partitions, key).sortWithinPartitions(key, "rank")

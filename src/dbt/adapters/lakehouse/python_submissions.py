@@ -34,12 +34,16 @@ class SessionPythonJobHelper(PythonJobHelper):
         return get_or_create(self.credentials.spark_settings())
 
     def submit(self, compiled_code: str) -> None:
+        from lastfm_lakehouse.materialised import held_for
+
         _import_pyspark_ml()
         spark = self.session()
         filename = f"<dbt python model {self.name}>"
         namespace: dict[str, Any] = {"spark": spark, "__name__": "__dbt_python_model__"}
         try:
-            exec(compile(compiled_code, filename, "exec"), namespace)
+            # the compiled code ends with dbt's write: what the model materialised is kept until then
+            with held_for(self.name):
+                exec(compile(compiled_code, filename, "exec"), namespace)
         except Exception as exc:
             frames = traceback.format_exception(exc)
             raise DbtRuntimeError(
