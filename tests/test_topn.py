@@ -168,8 +168,9 @@ def test_non_finite_factors_fail_with_the_keys_at_fault() -> None:
 
 def test_lay_out_for_lookups_runs_the_top_n_once_and_releases_it(spark, tmp_path) -> None:
     """The range exchange's sampling job reads the materialised rows: each query is scored exactly
-    once (an accumulator counts the rows leaving the kernel's stage), the written files hold disjoint key ranges sorted
-    by (key, rank), and nothing stays persisted once the scope (the adapter's, per model) closes."""
+    once (an accumulator counts the rows leaving the kernel's stage), the written files hold
+    disjoint key ranges sorted by (key, rank), and nothing stays persisted once the scope (the
+    adapter's, one per model) closes."""
     from pyspark.sql import functions as F
 
     from lastfm_lakehouse import materialised
