@@ -17,7 +17,7 @@ SUPERSET_REQUIREMENTS := src/lastfm_lakehouse/dashboards/superset-requirements.t
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed-$(shell cksum < $(SUPERSET_REQUIREMENTS) | cut -d' ' -f1)
 SCREENSHOTS := src/lastfm_lakehouse/dashboards/screenshots
 
-.PHONY: help setup java blas superset chromium dashboards dashboards-stop dashboards-screenshots build test test-unit lint generate docs clean clean-lakehouse serve stop status metastore metastore-stop directory directory-stop tls bench-serve bench
+.PHONY: help setup java blas superset chromium dashboards dashboards-stop dashboards-screenshots build test test-unit lint generate docs vacuum clean clean-lakehouse serve stop status metastore metastore-stop directory directory-stop tls bench-serve bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -53,7 +53,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
-setup: java blas $(STAMP)  ## virtualenv with pinned dbt-core 1.11, dbt-spark, pyspark, delta-spark, sqlfluff, pytest
+setup: java blas $(STAMP)  ## virtualenv with pinned dbt-core 1.11, dbt-spark, pyspark, delta-spark (+ its jars), sqlfluff, pytest
+	@if [ "$${LASTFM_TABLE_FORMAT:-delta}" != parquet ]; then \
+		$(BIN)/python -m lastfm_lakehouse.delta_jars fetch \
+			|| echo "WARNING: builds on Delta (the default) stop until Delta's jars are there; LASTFM_TABLE_FORMAT=parquet builds without them"; \
+	fi
 
 build: setup  ## dbt build on the embedded lakehouse (generates data when data/raw/ is empty; UNIT_TESTS=1 adds dbt unit tests)
 	$(BIN)/lastfm-lakehouse build --users $(USERS) --seed $(SEED) $(if $(UNIT_TESTS),--unit-tests) $(if $(DBT_ARGS),-- $(DBT_ARGS))
@@ -75,6 +79,9 @@ generate: setup  ## synthetic raw files: make generate USERS=359347 SEED=360 OUT
 
 docs: setup  ## dbt docs generate (catalog from the built lakehouse)
 	$(BIN)/dbt docs generate $(DBT_DIRS)
+
+vacuum: setup  ## Delta retention: remove files no version within var delta_retention_days (7) needs
+	$(BIN)/dbt run-operation vacuum_lakehouse $(DBT_DIRS) $(if $(DBT_ARGS),$(DBT_ARGS))
 
 clean-lakehouse:  ## drop the warehouse and metastore (.lakehouse/ or $$LAKEHOUSE_HOME)
 	rm -rf "$${LAKEHOUSE_HOME:-.lakehouse}"

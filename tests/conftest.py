@@ -67,9 +67,14 @@ def invoke_dbt(
     target_dir: Path,
     variables: dict | None = None,
     select: str | None = None,
+    project_dir: Path = REPO / "dbt_project",
+    table_format: str | None = None,
 ) -> object:
-    """``dbt <command>`` of the project on ``raw_dir`` into ``schema``, in this process; ``select``
-    limits it to those nodes and the tests whose parents are all selected."""
+    """``dbt <command>`` (words: ``run-operation <macro>`` too) of the project (``project_dir``: this
+    repo's, or a copy from ``project_copy``) on ``raw_dir`` into ``schema``, in this process;
+    ``select`` limits it to those nodes and the tests whose parents are all selected;
+    ``table_format`` (``LASTFM_TABLE_FORMAT``) writes its tables as ``parquet`` (the fallback) or
+    ``delta`` instead of the default."""
     from dbt.cli.main import dbtRunner
 
     given = {
@@ -79,12 +84,15 @@ def invoke_dbt(
         **(variables or {}),
     }
     os.environ["LASTFM_SCHEMA"] = schema
+    previous_format = os.environ.get("LASTFM_TABLE_FORMAT")
+    if table_format:
+        os.environ["LASTFM_TABLE_FORMAT"] = table_format
     try:
         return dbtRunner().invoke(
             [
-                command,
+                *command.split(),
                 "--project-dir",
-                str(REPO / "dbt_project"),
+                str(project_dir),
                 "--profiles-dir",
                 str(REPO / "profiles"),
                 "--target-path",
@@ -96,6 +104,10 @@ def invoke_dbt(
         )
     finally:
         os.environ.pop("LASTFM_SCHEMA", None)
+        if previous_format is None:
+            os.environ.pop("LASTFM_TABLE_FORMAT", None)
+        else:
+            os.environ["LASTFM_TABLE_FORMAT"] = previous_format
 
 
 def dbt_build(
@@ -104,9 +116,10 @@ def dbt_build(
     target_dir: Path,
     variables: dict | None = None,
     select: str | None = None,
+    table_format: str | None = None,
 ) -> Build:
     """``dbt build`` (see ``invoke_dbt``), which must succeed."""
-    result = invoke_dbt("build", raw_dir, schema, target_dir, variables, select)
+    result = invoke_dbt("build", raw_dir, schema, target_dir, variables, select, table_format=table_format)
     failures = [
         f"{r.node.unique_id}: {r.status} {r.message}"
         for r in (result.result or [])  # type: ignore[attr-defined]
@@ -114,6 +127,20 @@ def dbt_build(
     ]
     assert result.success, f"dbt build failed: {result.exception or ''}\n" + "\n".join(failures)  # type: ignore[attr-defined]
     return Build(schema=schema, raw_dir=raw_dir, success=bool(result.success), results=list(result.result))  # type: ignore[attr-defined]
+
+
+def project_copy(directory: Path, extra_tests: dict[str, str]) -> Path:
+    """A copy of the dbt project with more singular data tests (file name -> SQL) in its tests/,
+    beside links to the models_py/, seeds/ and profiles/ it refers to; its project directory."""
+    root = directory / "repo"
+    shutil.copytree(
+        REPO / "dbt_project", root / "dbt_project", ignore=shutil.ignore_patterns("target", "logs")
+    )
+    for sibling in ("models_py", "seeds", "profiles"):
+        (root / sibling).symlink_to(REPO / sibling)
+    for name, sql in extra_tests.items():
+        (root / "dbt_project" / "tests" / name).write_text(sql)
+    return root / "dbt_project"
 
 
 def copy_real_excerpts(directory: Path) -> Path:

@@ -18,6 +18,8 @@ from .conftest import Build, copy_real_excerpts, dbt_build
 pytestmark = pytest.mark.spark
 
 SELECT = "+mart_load_report +dim_users +fct_plays"
+# The parse is the same whatever the table format: these builds also test the Parquet fallback.
+FORMAT = "parquet"
 USER_COLUMNS = ["user_sha1", "gender", "age_raw", "age", "is_age_imputed", "country", "signup_date"]
 
 
@@ -37,7 +39,10 @@ def builds(
         out = tmp_path_factory.mktemp(f"dialect-{dialect}")
         resaved = resave(original, out, dialect)
         schema = "dialect_" + dialect.replace("-", "_")
-        built[dialect] = (dbt_build(out, schema, tmp_path_factory.mktemp("target"), select=SELECT), resaved)
+        built[dialect] = (
+            dbt_build(out, schema, tmp_path_factory.mktemp("target"), select=SELECT, table_format=FORMAT),
+            resaved,
+        )
     return built
 
 
@@ -98,7 +103,9 @@ def test_real_excerpts_resaved_by_a_dataframe_tool_keep_every_profile(spark, tmp
     resaved = resave(original, tmp_path / "real-dataframe", "dataframe")
     assert resaved.float_ages > 700  # 1000 profiles, 222 without age
     built = {
-        name: dbt_build(directory, f"real_{name}", tmp_path / f"target-{name}", select=SELECT)
+        name: dbt_build(
+            directory, f"real_{name}", tmp_path / f"target-{name}", select=SELECT, table_format=FORMAT
+        )
         for name, directory in (("original", original), ("dataframe", tmp_path / "real-dataframe"))
     }
     users = {

@@ -22,6 +22,8 @@ REPLACEMENT = "\ufffd"
 LONG = 1000  # var max_field_length
 CLEANED_CONTROL = "byte-order mark or control characters removed"
 SELECT = "+mart_load_report +dim_users +fct_plays"
+# The parse is the same whatever the table format: these builds also test the Parquet fallback.
+FORMAT = "parquet"
 
 
 def sha(label: str) -> str:
@@ -225,7 +227,9 @@ def raw_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def build(spark: object, raw_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Build:
-    return dbt_build(raw_dir, "hostile", tmp_path_factory.mktemp("target"), select=SELECT)
+    return dbt_build(
+        raw_dir, "hostile", tmp_path_factory.mktemp("target"), select=SELECT, table_format=FORMAT
+    )
 
 
 def base(spark: object, build: Build, table: str) -> pd.DataFrame:

@@ -27,7 +27,7 @@ import pytest
 from lastfm_lakehouse.data import generate
 from lastfm_lakehouse.serving import clients, credentials, tls
 
-from .conftest import REPO
+from .conftest import REPO, project_copy
 
 pytestmark = pytest.mark.spark  # starts JVMs (Spark, servers, dbt builds)
 
@@ -319,6 +319,14 @@ def test_embedded_build_shares_the_metastore_with_the_running_server(
     assert cursor.fetchone()[0] == 239
 
 
+def table_version(cursor: object, table: str) -> tuple[int, str]:
+    """The table's current Delta version and the operation that made it."""
+    cursor.execute(f"describe history {table} limit 1")  # type: ignore[attr-defined]
+    columns = [d[0] for d in cursor.description]  # type: ignore[attr-defined]
+    row = dict(zip(columns, cursor.fetchone(), strict=True))  # type: ignore[attr-defined]
+    return int(row["version"]), str(row["operation"])
+
+
 def table_location(cursor: object, table: str) -> str:
     cursor.execute(f"describe table extended {table}")  # type: ignore[attr-defined]
     rows = cursor.fetchall()  # type: ignore[attr-defined]
@@ -326,19 +334,18 @@ def table_location(cursor: object, table: str) -> str:
 
 
 def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
-    served: dict[str, str], server_build
+    served: dict[str, str], server_build, tmp_path: Path
 ) -> None:
     """8 PyHive clients loop over users' top-N, the dims' and the seed's row counts while an embedded
-    ``dbt seed`` and build on the same metastore republish those tables: no query fails, every answer
-    is one complete version, and the server reads the new version right after the build, without a
-    restart."""
+    ``dbt seed`` and build on the same metastore republish those tables, and then while a build
+    whose data test on the served mart fails (write, audit, publish) puts it back: no query fails,
+    every answer is one complete version, and the server serves each new Delta version right after
+    its commit, without a restart."""
     from lastfm_lakehouse.serving.server import METADATA_CACHE_TTL_SECONDS
 
+    recs = "lastfm.mart_recommendations_als"
     setup = connect(served).cursor()
-    setup.execute(
-        "select user_sha1, count(*) from lastfm.mart_recommendations_als "
-        "group by user_sha1 order by user_sha1 limit 40"
-    )
+    setup.execute(f"select user_sha1, count(*) from {recs} group by user_sha1 order by user_sha1 limit 40")
     rows_per_user = dict(setup.fetchall())
     setup.execute("select count(*) from lastfm.dim_users")
     (user_count,) = setup.fetchone()
@@ -346,8 +353,9 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
     (play_count,) = setup.fetchone()
     setup.execute(f"select count(*) from {SEED}")
     (country_count,) = setup.fetchone()
-    before = table_location(setup, "lastfm.mart_recommendations_als")
-    seed_before = table_location(setup, SEED)
+    location = table_location(setup, recs)
+    before, _ = table_version(setup, recs)
+    seed_before, _ = table_version(setup, SEED)
     users = sorted(rows_per_user)
 
     stop = threading.Event()
@@ -362,9 +370,7 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
                 return
             user = users[(number * 7 + turn) % len(users)]
             try:
-                cursor.execute(
-                    f"select count(*) from lastfm.mart_recommendations_als where user_sha1 = '{user}'"
-                )
+                cursor.execute(f"select count(*) from {recs} where user_sha1 = '{user}'")
                 (recommended,) = cursor.fetchone()
                 cursor.execute("select count(*) from lastfm.dim_users")
                 (dims,) = cursor.fetchone()
@@ -401,7 +407,17 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
         cwd=REPO / "dbt_project",
         timeout=900,
     )
-    time.sleep(METADATA_CACHE_TTL_SECONDS + 3)  # the readers go on past the switch
+    # the served mart rebuilt once more, by a project whose data test on it fails
+    failing = project_copy(
+        tmp_path, {"assert_deliberately_failing.sql": "select * from {{ ref('mart_recommendations_als') }}\n"}
+    )
+    held_back = run(
+        [*dbt, "build", "--profiles-dir", "../profiles", "--select", "mart_recommendations_als"],
+        env,
+        cwd=failing,
+        timeout=900,
+    )
+    time.sleep(METADATA_CACHE_TTL_SECONDS + 3)  # the readers go on past the last commit
     stop.set()
     for thread in readers:
         thread.join(timeout=120)
@@ -411,16 +427,16 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
     assert not failures, f"{len(failures)} failed of {queries + len(failures)}: {failures[:5]}"
     assert not wrong, wrong[:5]
     assert queries > 20
-    after = table_location(setup, "lastfm.mart_recommendations_als")
-    assert after != before and "mart_recommendations_als__versions/v" in after
-    seed_after = table_location(setup, SEED)
-    assert seed_after != seed_before and "lastfm_countries__versions/v" in seed_after
-    # the server keeps the served marts in memory: it indexes the new version of its own accord
-    wait_for_log_line(served, "served cache: lastfm.mart_recommendations_als: indexed ", f"of {after} in ")
-    versions_dir = (
-        Path(served["LAKEHOUSE_HOME"]) / "warehouse" / "lastfm.db" / "mart_recommendations_als__versions"
-    )
-    assert 1 <= len(list(versions_dir.iterdir())) <= 3  # current + versions within the grace period
+    # Delta: the table stays where it is; each build is one commit, and the failing one was undone
+    assert held_back.returncode != 0, held_back.stdout[-4000:]
+    assert f"held back: {recs} RESTORED to version {before + 1}" in held_back.stdout, held_back.stdout[-4000:]
+    after, operation = table_version(setup, recs)
+    assert (after, operation) == (before + 3, "RESTORE")
+    assert table_location(setup, recs) == location
+    seed_after, _ = table_version(setup, SEED)
+    assert seed_after == seed_before + 1
+    # the server keeps the served marts in memory: it indexes the restored version of its own accord
+    wait_for_log_line(served, f"served cache: {recs}: indexed ", f"of {location}@v{after} in ")
 
 
 def test_hostile_queries_are_contained_and_lookups_go_on(served: dict[str, str], server_build) -> None:

@@ -116,6 +116,21 @@ def test_a_version_is_its_location_and_its_files(tmp_path: Path) -> None:
     assert served_cache.files_stat("s3a://bucket/table") is None
 
 
+def test_a_delta_version_is_its_newest_commit_even_one_that_adds_no_file(tmp_path: Path) -> None:
+    """A ``restore`` adds a commit and no data file: the served cache sees it in the Delta log."""
+    assert served_cache.delta_log_version(str(tmp_path)) is None  # not a Delta table
+    log = tmp_path / "_delta_log"
+    log.mkdir()
+    (log / "00000000000000000000.json").write_text("{}")
+    (log / "00000000000000000001.json").write_text("{}")
+    (log / "00000000000000000001.crc").write_text("{}")
+    (log / "_last_checkpoint").write_text("{}")
+    assert served_cache.delta_log_version(tmp_path.as_uri()) == 1
+    (log / "00000000000000000002.json").write_text("{}")
+    assert served_cache.delta_log_version(str(tmp_path)) == 2
+    assert served_cache.delta_log_version("s3a://bucket/table") is None
+
+
 def test_serving_bench_figures() -> None:
     result = figures([0.1, 0.2, 0.3, 0.4], 2.0)
     assert result["queries"] == 4 and result["queries_per_second"] == 2.0

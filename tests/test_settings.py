@@ -3,55 +3,75 @@
 from __future__ import annotations
 
 import importlib.metadata
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from lastfm_lakehouse.settings import SparkSettings
+from lastfm_lakehouse.delta_jars import DeltaJarsMissing, DeltaRelease, jars
+from lastfm_lakehouse.settings import DEFAULT_TABLE_FORMAT, SparkSettings
 from lastfm_lakehouse.spark_session import DELTA_CATALOG, DELTA_EXTENSION, spark_conf
+
+from .conftest import REPO
 
 
 def test_defaults_fit_the_machine_and_keep_state_under_home(tmp_path: Path, monkeypatch) -> None:
     for var in ("LAKEHOUSE_DRIVER_MEMORY", "LAKEHOUSE_SHUFFLE_PARTITIONS", "LASTFM_TABLE_FORMAT"):
         monkeypatch.delenv(var, raising=False)
-    conf = spark_conf(SparkSettings.from_env(home=tmp_path))
+    conf = spark_conf(SparkSettings.from_env(home=tmp_path, table_format="parquet"))
     assert conf["spark.master"] == "local[*]"
     assert conf["spark.driver.memory"] == "12g"
     assert conf["spark.sql.shuffle.partitions"] == "8"
     assert conf["spark.sql.warehouse.dir"] == str(tmp_path / "warehouse")
     assert f"databaseName={tmp_path / 'metastore_db'}" in conf["spark.hadoop.javax.jdo.option.ConnectionURL"]
-    assert "spark.sql.extensions" not in conf and "spark.jars.packages" not in conf
+    assert "spark.sql.extensions" not in conf and "spark.jars" not in conf
 
 
-def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LAKEHOUSE_DRIVER_MEMORY", "20g")
-    monkeypatch.setenv("LAKEHOUSE_SHUFFLE_PARTITIONS", "32")
-    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path / "elsewhere"))
-    settings = SparkSettings.from_env()
-    assert (settings.driver_memory, settings.shuffle_partitions) == ("20g", 32)
-    assert settings.home == tmp_path / "elsewhere"
+def test_delta_is_the_default_format_everywhere_it_is_written(monkeypatch) -> None:
+    monkeypatch.delenv("LASTFM_TABLE_FORMAT", raising=False)
+    assert SparkSettings.from_env().table_format == DEFAULT_TABLE_FORMAT == "delta"
+    project = yaml.safe_load((REPO / "dbt_project" / "dbt_project.yml").read_text())
+    for section in ("models", "seeds"):
+        configured = project[section]["lastfm_lakehouse"]["+file_format"]
+        assert configured == f"{{{{ env_var('LASTFM_TABLE_FORMAT', '{DEFAULT_TABLE_FORMAT}') }}}}", section
+    profiles = yaml.safe_load((REPO / "profiles" / "profiles.yml").read_text())
+    for target in profiles["lastfm_lakehouse"]["outputs"].values():
+        # empty: the adapter falls back to the environment, then to settings.DEFAULT_TABLE_FORMAT
+        assert target["table_format"] == "{{ env_var('LASTFM_TABLE_FORMAT', '') }}"
 
 
-def test_delta_uses_the_coordinates_of_the_installed_delta_spark(tmp_path: Path) -> None:
-    conf = spark_conf(SparkSettings(home=tmp_path, table_format="delta"))
-    assert conf["spark.sql.extensions"] == DELTA_EXTENSION
-    assert conf["spark.sql.catalog.spark_catalog"] == DELTA_CATALOG
-    version = importlib.metadata.version("delta-spark")
-    assert conf["spark.jars.packages"] == f"io.delta:delta-spark_2.13:{version}"
+def test_delta_artifacts_are_named_for_the_installed_spark_and_wheel() -> None:
+    release = DeltaRelease("4.4.0", "4.2.0")
+    assert release.coordinates == ("io.delta:delta-spark_4.2_2.13:4.4.0", "io.delta:delta-storage:4.4.0")
+    assert release.jar_names == ("delta-spark_4.2_2.13-4.4.0.jar", "delta-storage-4.4.0.jar")
+    installed = DeltaRelease.installed()
+    assert installed.version == importlib.metadata.version("delta-spark")
+    assert installed.default_dir().parent == Path(sys.prefix) / "share" / "lastfm-lakehouse"
+
+
+def test_missing_delta_jars_stop_with_the_way_to_get_them_and_the_fallback(tmp_path: Path) -> None:
+    release = DeltaRelease("0.0.0-absent", "4.2.0")
+    with pytest.raises(
+        DeltaJarsMissing, match=r"make setup.*LAKEHOUSE_DELTA_JARS_DIR.*LASTFM_TABLE_FORMAT=parquet"
+    ):
+        jars(None, release)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DeltaJarsMissing, match=r"no \*\.jar files in LAKEHOUSE_DELTA_JARS_DIR=.*=parquet"):
+        spark_conf(SparkSettings(home=tmp_path, table_format="delta", delta_jars_dir=empty))
 
 
 def test_delta_from_a_local_jar_directory(tmp_path: Path) -> None:
-    jars = tmp_path / "jars"
-    jars.mkdir()
-    (jars / "delta-spark_2.13-4.0.0.jar").write_bytes(b"")
-    (jars / "delta-storage-4.0.0.jar").write_bytes(b"")
-    conf = spark_conf(SparkSettings(home=tmp_path, table_format="delta", delta_jars_dir=jars))
-    assert conf["spark.jars"].split(",") == sorted(str(p) for p in jars.glob("*.jar"))
+    folder = tmp_path / "jars"
+    folder.mkdir()
+    (folder / "delta-spark_4.2_2.13-4.4.0.jar").write_bytes(b"")
+    (folder / "delta-storage-4.4.0.jar").write_bytes(b"")
+    conf = spark_conf(SparkSettings(home=tmp_path, table_format="delta", delta_jars_dir=folder))
+    assert conf["spark.sql.extensions"] == DELTA_EXTENSION
+    assert conf["spark.sql.catalog.spark_catalog"] == DELTA_CATALOG
+    assert conf["spark.jars"].split(",") == sorted(str(p) for p in folder.glob("*.jar"))
     assert "spark.jars.packages" not in conf
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(ValueError, match=r"no \*\.jar files"):
-        spark_conf(SparkSettings(home=tmp_path, table_format="delta", delta_jars_dir=empty))
 
 
 def test_bad_settings_fail_with_the_value_at_fault(tmp_path: Path) -> None:

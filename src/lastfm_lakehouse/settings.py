@@ -37,7 +37,8 @@ ENV_SCHEDULER_MODE = "LAKEHOUSE_SCHEDULER_MODE"
 
 # --- defaults --------------------------------------------------------------------------------
 TABLE_FORMATS = ("parquet", "delta")
-DEFAULT_TABLE_FORMAT = "parquet"  # Delta's jars come only from Maven Central (see README).
+# Delta Lake (jars fetched by `make setup`: lastfm_lakehouse.delta_jars); parquet builds without them.
+DEFAULT_TABLE_FORMAT = "delta"
 DEFAULT_SPARK_MASTER = "local[*]"
 # 24 GB machine: leave room for the Python driver, page cache and the OS.
 DEFAULT_DRIVER_MEMORY = "12g"

@@ -34,11 +34,13 @@ from lastfm_lakehouse.bench.memory import MemorySampler
 from lastfm_lakehouse.cli import production_build_args
 from lastfm_lakehouse.settings import (
     DEFAULT_GENERATOR_SEED,
+    DEFAULT_TABLE_FORMAT,
     ENV_LAKEHOUSE_HOME,
     ENV_RAW_DIR,
     FULL_USERS,
     PLAYS_FILE,
     PROFILES_FILE,
+    SparkSettings,
     repo_root,
 )
 
@@ -276,9 +278,23 @@ def levers(spark: Any, project: BuiltProject, home: Path, iterations: int) -> di
     return {"iterations": iterations, "ratings": ratings, "fits": rows}
 
 
-def results_path(out: Path, scale: float, today: dt.date) -> Path:
-    suffix = "" if scale == 1 else f"-scale-{scale:g}"
+def results_path(out: Path, scale: float, today: dt.date, table_format: str = DEFAULT_TABLE_FORMAT) -> Path:
+    suffix = ("" if scale == 1 else f"-scale-{scale:g}") + (
+        "" if table_format == DEFAULT_TABLE_FORMAT else f"-{table_format}"
+    )
     return out / f"{today.isoformat()}{suffix}.json"
+
+
+def project_commit() -> str:
+    """The commit measured (``+dirty`` with uncommitted changes): results say what they measured."""
+    from dbt.adapters.lakehouse.impl import _project_commit
+
+    return _project_commit(str(repo_root()))
+
+
+def disk_bytes(root: Path) -> int:
+    """Bytes of every file under ``root`` (the warehouse: all table versions Delta keeps)."""
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) if root.is_dir() else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -331,8 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     steps = 4 + (not args.skip_head_to_head) + (not args.skip_training_inputs) + (args.lever_iterations > 0)
     say(f"1/{steps} dataset: {users:,} users, seed {args.seed}")
     raw_dir, manifest, reused = ensure_dataset(users, args.seed, args.data.resolve())
+    table_format = SparkSettings.from_env().table_format
     results: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
+        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "commit": project_commit(),
+        "table_format": table_format,
         "scale": args.scale,
         "machine": {"cores": os.cpu_count(), "memory_gb": _memory_gb(), "platform": platform.platform()},
         "dataset": {
@@ -358,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     if previous["exit_code"] != 0:
         say(f"dbt build FAILED (exit {previous['exit_code']}); see {home / 'dbt-build.log'}")
     results["build"]["nodes"] = node_timings(target_dir)
+    results["build"]["warehouse_bytes"] = disk_bytes(home / "warehouse")
     project = BuiltProject.from_manifest(target_dir)
     say(f"3/{steps} rows per stage and evaluation metrics")
     os.environ[ENV_LAKEHOUSE_HOME] = str(home)
@@ -382,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         results["als_levers"] = levers(spark, project, home, args.lever_iterations)
     results["bench_wall_seconds"] = round(time.perf_counter() - started, 1)
     results["targets"] = report.targets(results)
-    path = results_path(args.out, args.scale, dt.date.today())
+    path = results_path(args.out, args.scale, dt.date.today(), table_format)
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     table = report.markdown(results)
     path.with_suffix(".md").write_text(table, encoding="utf-8")

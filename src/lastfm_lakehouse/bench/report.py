@@ -124,6 +124,10 @@ def markdown(results: dict[str, Any]) -> str:
         f"# Bench {results['date']} — scale {results['scale']:g} ({data['users']:,} users, "
         f"{data['plays_lines']:,} play lines, seed {data['seed']})",
         "",
+        f"Commit {results.get('commit', 'not recorded')}, "
+        f"measured {results.get('measured_at', results['date'])}, "
+        f"tables in {results.get('table_format', 'parquet')} "
+        f"(warehouse {build.get('warehouse_bytes', 0) / 2**30:.2f} GiB after the build). "
         f"Machine: {results['machine']['cores']} cores, {results['machine']['memory_gb']} GB. "
         f"`{build.get('command', 'dbt build')}` exit {build['exit_code']}, "
         f"{', '.join(f'{k} {v}' for k, v in nodes['statuses'].items())}; "

@@ -1,10 +1,11 @@
 """The marts BI tools read, kept in the server's memory and re-cached when a build publishes them.
 
-A build publishes a table by pointing it at a new version directory (the adapter's ``table``
-materialisation), often from another process. Every ``interval`` seconds this looks up each served
-table's location (one metastore call per table, in one thread, not one per query); when it changed,
-it caches the new version (eagerly, so no BI query pays for it) and only then drops the old one:
-queries planned before the switch keep reading the old cached version, later ones read the new.
+A build publishes a table as a new Delta commit (or, on Parquet, by pointing it at a new version
+directory: the adapter's ``table`` materialisation), often from another process. Every ``interval``
+seconds this looks up each served table's location, its files and its Delta log's newest commit
+(one metastore call per table, in one thread, not one per query); when they changed, it caches the
+new version (eagerly, so no BI query pays for it) and only then drops the old one: queries planned
+before the switch keep reading the old cached version, later ones read the new.
 
 Which tables: ``LAKEHOUSE_SERVER_CACHE`` (comma-separated, ``schema.table`` or a table of
 ``LASTFM_SCHEMA``), by default every mart a dashboard reads (``models/marts/_exposures.yml``) except
@@ -21,8 +22,8 @@ artist's rows, as the recommendations dashboard filters them) is instead kept gr
 it without a Spark job (``PointLookupRule.java``). ``LAKEHOUSE_SERVER_LOOKUPS`` overrides the models'
 choice (``table:key`` pairs, comma-separated; ``none`` for no index); a table taking more than
 ``LAKEHOUSE_SERVER_LOOKUP_MAX_MB`` (default 2048) in memory is not indexed and served as above.
-An index answers only for the version (location) it was read from, and is re-read when that
-location's files change (count, bytes or newest modification time).
+An index answers only for the version it was read from (location, and Delta version on Delta), and
+is re-read when that location's files or Delta log change.
 """
 
 from __future__ import annotations
@@ -62,6 +63,18 @@ def files_stat(location: str) -> tuple[int, int, float] | None:
         if f.is_file() and not any(part.startswith(("_", ".")) for part in f.relative_to(root).parts)
     ]
     return len(stats), sum(s.st_size for s in stats), max((s.st_mtime for s in stats), default=0.0)
+
+
+def delta_log_version(location: str) -> int | None:
+    """The newest commit in a local Delta table's log (``_delta_log/<version>.json``), None when the
+    location is not a local Delta table. A commit that adds no data file (``restore``, a property
+    change) changes this and not ``files_stat``."""
+    parsed = urlparse(location)
+    log = Path(unquote(parsed.path)) / "_delta_log"
+    if parsed.scheme not in ("", "file") or not log.is_dir():
+        return None
+    versions = [int(f.stem) for f in log.glob("*.json") if f.stem.isdigit()]
+    return max(versions, default=None)
 
 
 def exposed_tables(schema: str, exposures: Path | None = None) -> list[str]:
@@ -199,7 +212,7 @@ class ServedCache:
             if location is None:
                 continue
             stat = files_stat(location)
-            version = f"{location} {stat}"
+            version = f"{location} {stat} delta {delta_log_version(location)}"
             if known and known.version == version:
                 continue
             started = time.monotonic()

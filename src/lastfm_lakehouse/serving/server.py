@@ -36,7 +36,7 @@ from lastfm_lakehouse.serving.served_cache import (
     lookups_on,
 )
 from lastfm_lakehouse.settings import SparkSettings, lakehouse_home
-from lastfm_lakehouse.spark_session import scheduler_conf
+from lastfm_lakehouse.spark_session import DELTA_EXTENSION, scheduler_conf
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_THRIFT_PORT = 10000
@@ -170,10 +170,15 @@ def containment_conf(config: ServerConfig) -> dict[str, str]:
 def catalog_conf(config: ServerConfig, settings: SparkSettings) -> dict[str, str]:
     """The session catalog that keeps table metadata for METADATA_CACHE_TTL_SECONDS
     (``serving/jvm/lakehouse/CachingSessionCatalog.java``): a point lookup then asks the metastore
-    nothing. Not with Delta, whose own catalog takes that place; ``LAKEHOUSE_SERVER_CATALOG_CACHE=off``
-    turns it off."""
+    nothing; and the lookup indexes' rule. On Delta, Delta's own catalog is the session catalog (it
+    resolves each table's snapshot) and the rule joins Delta's SQL extension;
+    ``LAKEHOUSE_SERVER_CATALOG_CACHE=off`` turns the caching catalog off."""
     if settings.table_format == "delta":
-        return {}
+        if not lookups_on():
+            return {}
+        jar, how = jvm.serving_jar(config.home)
+        print(f"lookup indexes on Delta: {how}" + ("" if jar else "; serving without them"), flush=True)
+        return {"spark.sql.extensions": f"{DELTA_EXTENSION},{jvm.EXTENSIONS}"} if jar else {}
     if os.environ.get("LAKEHOUSE_SERVER_CATALOG_CACHE", "on").strip().lower() in ("off", "false", "0", "no"):
         print("catalog cache: off (LAKEHOUSE_SERVER_CATALOG_CACHE)", flush=True)
         return {}
@@ -333,7 +338,7 @@ def run(config: ServerConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     schema = os.environ.get("LASTFM_SCHEMA", "lastfm")
-    extended = spark.conf.get("spark.sql.extensions", "") == jvm.EXTENSIONS
+    extended = jvm.EXTENSIONS in spark.conf.get("spark.sql.extensions", "").split(",")
     lookups = configured_lookups(schema) if extended else {}
     served = ServedCache(spark, configured_tables(schema), lookups=lookups)
     print(f"served cache: keeping {', '.join(served.tables) or 'nothing'} in memory", flush=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import subprocess
 from pathlib import Path
 
 from dbt.adapters.base import BaseRelation, PythonJobHelper, available
@@ -83,6 +85,30 @@ class LakehouseAdapter(SparkAdapter):
         return columns(relation) == columns(other)
 
     @available
+    def project_commit(self) -> str:
+        """The git commit of the dbt project being built (``+dirty`` with uncommitted changes), or
+        ``unknown`` outside a checkout: recorded in every Delta commit a build makes."""
+        return _project_commit(str(self.config.project_root))
+
+    @available
+    def delta_version(self, relation: BaseRelation | None) -> int | None:
+        """The table's current Delta version (``describe history ... limit 1``), None when it does
+        not exist or is not a Delta table."""
+        if relation is None or not relation.is_table:
+            return None
+        try:
+            _, table = self.execute(f"describe history {relation} limit 1", fetch=True)
+        except Exception:  # not a Delta table (DESCRIBE HISTORY is Delta's): nothing to go back to
+            return None
+        return int(table.rows[0]["version"]) if table.rows else None
+
+    @available
+    def table_properties(self, relation: BaseRelation) -> dict[str, str]:
+        """``show tblproperties``: the table's properties (on Delta, those of its current version)."""
+        _, table = self.execute(f"show tblproperties {relation}", fetch=True)
+        return {str(row[0]): str(row[1]) for row in table.rows}
+
+    @available
     def default_table_format(self) -> str:
         """The profile's table format (parquet or delta), used when a model sets no file_format."""
         credentials = self.config.credentials
@@ -102,3 +128,19 @@ class LakehouseAdapter(SparkAdapter):
             "session": SessionPythonJobHelper,
             "connect": ConnectPythonJobHelper,
         }
+
+
+@functools.cache
+def _project_commit(project_root: str) -> str:
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", project_root, *args], capture_output=True, text=True, timeout=30, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return f"{commit}{'+dirty' if dirty else ''}" if commit else "unknown"

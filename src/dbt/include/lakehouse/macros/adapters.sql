@@ -40,8 +40,9 @@
 
 {#
     Python models: dbt-spark's py_write_table, except that a model without a file_format config is
-    written in the profile's table_format (parquet unless switched to delta), not always delta, and
-    that the table materialisation can hand it the location of the table's new version.
+    written in the profile's table_format; on Delta the table is replaced in one commit that records
+    the build (delta.sql); on Parquet the table materialisation hands it the location of the
+    table's new version.
 #}
 {% macro py_write_table(compiled_code, target_relation, location=none) %}
 {{ compiled_code }}
@@ -93,9 +94,18 @@ else:
   msg = f"{type(df)} is not a supported type for dbt Python materialization"
   raise Exception(msg)
 
-writer = df.write.mode("overwrite").format("{{ config.get('file_format', adapter.default_table_format()) }}").option("overwriteSchema", "true")
+{%- set file_format = config.get('file_format', adapter.default_table_format()) %}
+{% if file_format == 'delta' and location is none -%}
+# Delta: one atomic replace, whose commit records the build (lakehouse__commit_properties)
+writer = df.writeTo("{{ target_relation }}").using("delta")
+for key, value in {{ tojson(lakehouse__commit_properties(target_relation)) }}.items():
+  writer = writer.tableProperty(key, value)
+writer.createOrReplace()
+{%- else -%}
+writer = df.write.mode("overwrite").format("{{ file_format }}").option("overwriteSchema", "true")
 {% if location is not none -%}
 writer = writer.option("path", {{ tojson(location) }})
 {% endif -%}
 writer.saveAsTable("{{ target_relation }}")
+{%- endif -%}
 {%- endmacro -%}

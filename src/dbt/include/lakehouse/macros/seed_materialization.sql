@@ -51,6 +51,7 @@
     {% endif %}
     {% call statement('publish') %}
       create or replace table {{ target_relation }} using {{ file_format }}
+      {% if file_format == 'delta' %}{{ lakehouse__properties_sql(lakehouse__commit_properties(target_relation)) }}{% endif %}
       as select * from {{ next.staging_relation }}
     {% endcall %}
     {% call statement('drop_staging') %}drop table if exists {{ next.staging_relation }}{% endcall %}

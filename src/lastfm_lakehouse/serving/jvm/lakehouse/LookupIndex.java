@@ -1,5 +1,6 @@
 package lakehouse;
 
+import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -16,6 +17,7 @@ import org.apache.spark.sql.catalyst.expressions.UnsafeRow;
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
 import org.apache.spark.sql.classic.Dataset;
 import org.apache.spark.sql.classic.SparkSession;
+import org.apache.spark.sql.execution.datasources.HadoopFsRelation;
 import org.apache.spark.sql.execution.datasources.LogicalRelation;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.IntegerType;
@@ -34,11 +36,14 @@ import scala.jdk.javaapi.CollectionConverters;
  * <p>Why: a lookup over the table's files, even cached, costs a job (scheduling, closure cleaning,
  * a task per file) for ten rows; with 8 BI clients on 2 cores that was most of the server's CPU.
  *
- * <p>An index belongs to one location: the lakehouse publishes each build of a table into a new
- * version directory and never writes into a published one, so a location names one immutable
- * content. A query whose table resolves to another location (a newer or older version) is not
- * answered from the index, and reads the files as without it. The server's served cache builds
- * the index of a new version when a build publishes it, then drops the old one.
+ * <p>An index belongs to one version of the table. On Delta Lake that is the table's Delta version:
+ * the index is read from that version (time travel) and answers only a relation analysed at that
+ * version (the snapshot Delta pinned when it resolved the table), whether it asked for the latest
+ * or for that version by number. On Parquet it is the table's location: the lakehouse publishes
+ * each build into a new version directory and never writes into a published one. A query on
+ * another version (a newer commit, an older one by time travel) is not answered from the index and
+ * reads the files as without it. The server's served cache builds the index of a new version
+ * when a build publishes it, then drops the old one.
  *
  * <p>Rows are kept as Spark's own binary rows ({@link UnsafeRow}), those of one key in one byte
  * array: one object per key rather than per row, so the heap holds few objects.
@@ -50,6 +55,7 @@ public final class LookupIndex {
   private static final ConcurrentHashMap<String, LookupIndex> INDEXES = new ConcurrentHashMap<>();
 
   final String table;
+  /** The version it holds: the table's location, {@code @v<Delta version>} appended on Delta. */
   final String location;
   final StructType schema;
   final int keyOrdinal;
@@ -85,7 +91,7 @@ public final class LookupIndex {
     return (database + "." + table.identifier().table()).toLowerCase(Locale.ROOT);
   }
 
-  /** The index answering for this relation: same table, same location, same schema; else null. */
+  /** The index answering for this relation: same table, same version, same schema; else null. */
   static LookupIndex of(LogicalRelation relation) {
     if (INDEXES.isEmpty() || relation.catalogTable().isEmpty()) {
       return null;
@@ -93,11 +99,39 @@ public final class LookupIndex {
     CatalogTable table = relation.catalogTable().get();
     LookupIndex index = INDEXES.get(tableKey(table));
     if (index == null
-        || !index.location.equals(String.valueOf(table.location()))
+        || !index.location.equals(versionOf(relation, table))
         || !index.schema.equals(relation.relation().schema())) {
       return null;
     }
     return index;
+  }
+
+  /**
+   * The Delta version a relation was analysed at (its file index's {@code snapshotAtAnalysis}),
+   * or -1 when it is not a Delta table. By reflection: the server compiles this class against
+   * Spark alone, and Delta's jars are on its class path only when the lakehouse is on Delta.
+   */
+  static long deltaVersion(LogicalRelation relation) {
+    if (!(relation.relation() instanceof HadoopFsRelation files)) {
+      return -1;
+    }
+    Object fileIndex = files.location();
+    try {
+      Method pinned = fileIndex.getClass().getMethod("snapshotAtAnalysis");
+      Object snapshot = pinned.invoke(fileIndex);
+      return (Long) snapshot.getClass().getMethod("version").invoke(snapshot);
+    } catch (NoSuchMethodException e) {
+      return -1; // a plain file index: Parquet
+    } catch (ReflectiveOperationException | ClassCastException e) {
+      return -2; // a Delta index of another shape: never matches an index (-1 is Parquet's)
+    }
+  }
+
+  /** What names one immutable content of the table: its location, plus its Delta version. */
+  static String versionOf(LogicalRelation relation, CatalogTable table) {
+    long version = deltaVersion(relation);
+    String location = String.valueOf(table.location());
+    return version == -1 ? location : location + "@v" + version;
   }
 
   /** Key types an index supports: a string compared byte for byte, an int or a long. */
@@ -172,6 +206,16 @@ public final class LookupIndex {
     if (relation == null || relation.catalogTable().isEmpty()) {
       return "not a file table: not indexed";
     }
+    long delta = deltaVersion(relation);
+    if (delta >= 0) {
+      // read exactly the version the index will be labelled with: a commit landing between the
+      // analysis above and the scan would otherwise be read under the older version's label
+      frame = session.sql("select * from " + table + " version as of " + delta);
+      relation = relationOf(frame.queryExecution().analyzed());
+      if (relation == null || relation.catalogTable().isEmpty() || deltaVersion(relation) != delta) {
+        return "version " + delta + " of a Delta table not read as one file relation: not indexed";
+      }
+    }
     StructType schema = relation.relation().schema();
     if (!java.util.Arrays.asList(schema.fieldNames()).contains(keyColumn)) {
       return "no column " + keyColumn + " (columns: " + String.join(", ", schema.fieldNames()) + "): not indexed";
@@ -215,7 +259,7 @@ public final class LookupIndex {
     LookupIndex index =
         new LookupIndex(
             tableKey(catalogTable),
-            String.valueOf(catalogTable.location()),
+            versionOf(relation, catalogTable),
             schema,
             ordinal,
             rowsByKey,

@@ -44,7 +44,7 @@ import scala.jdk.javaapi.CollectionConverters;
  *
  * <p>Exact by construction: every row the filter keeps has its key among the literals, so it is
  * among the rows substituted, and the whole original condition is still applied to them. A
- * relation whose version (location) or schema is not the index's is left alone.
+ * relation whose version (location, and Delta version) or schema is not the index's is left alone.
  */
 public final class PointLookupRule extends Rule<LogicalPlan> {
   /** More keys than this in one filter: read the table as usual. */
