@@ -188,6 +188,25 @@ def test_sql_and_python_models_ran_in_one_build(build: Build) -> None:
     assert {r.node.name for r in exposures} >= {"listener_recommendations", "recommender_quality"}
 
 
+def test_every_table_is_one_delta_commit_naming_this_build(spark, build: Build) -> None:
+    """Delta by default: SQL models, Python models (DataFrameWriterV2) and the seed are Delta
+    tables whose current version was written by this build's invocation, as the commit records."""
+    tables = [
+        r.node
+        for r in build.results
+        if r.node.resource_type in ("model", "seed") and r.node.config.materialized != "view"
+    ]
+    assert {t.language for t in tables if t.resource_type == "model"} == {"sql", "python"}
+    written_by = set()
+    for node in tables:
+        name = f"{node.schema}.{node.alias}"
+        assert spark.sql(f"describe detail {name}").collect()[0].format == "delta", name
+        said = {r.key: r.value for r in spark.sql(f"show tblproperties {name}").collect()}
+        assert said["lakehouse.dbt.node"] == node.unique_id, name
+        written_by.add(said["lakehouse.dbt.invocation_id"])
+    assert len(written_by) == 1  # one build wrote them all (dbt_build in conftest: one invocation)
+
+
 @pytest.mark.parametrize("mart", sorted(RECOMMENDATION_MARTS))
 def test_recommendation_mart_contract(spark, build: Build, mart: str) -> None:
     query, item, score, higher, excludes_played = RECOMMENDATION_MARTS[mart]

@@ -48,12 +48,12 @@ def properties(spark: object, table: str = TABLE) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def two_builds(spark: object, raw_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Two builds of fct_plays and a Python model on it, the second with another plays cap: two
-    versions of other content."""
+    """Two builds of fct_plays, the second (of fct_plays alone) with another plays cap: two versions
+    of other content."""
     built = {}
-    for name, cap in (("first", 700), ("second", 50)):
+    for name, cap, select in (("first", 700, "+fct_plays_balanced"), ("second", 50, "fct_plays")):
         target = tmp_path_factory.mktemp(f"target-{name}")
-        dbt_build(raw_dir, SCHEMA, target, {"plays_cap": cap}, select="+mart_similar_artists_lsh")
+        dbt_build(raw_dir, SCHEMA, target, {"plays_cap": cap}, select=select)
         built[name] = {
             "content": content(spark),
             "invocation": invocation_of(target),
@@ -80,9 +80,7 @@ def test_tables_are_delta_and_each_build_is_one_version_that_says_who_wrote_it(s
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
     if head.returncode == 0:  # a checkout: the commit the build ran from, "+dirty" with changes
         assert said["lakehouse.project.commit"].split("+")[0] == head.stdout.strip()
-    # a Python model's commit says the same (written by DataFrameWriterV2, not SQL)
-    python_model = properties(spark, f"{SCHEMA}.mart_similar_artists_lsh")
-    assert python_model["lakehouse.dbt.invocation_id"] == second["invocation"]
+    # (a Python model's commit, written by DataFrameWriterV2: test_build_generated)
 
 
 def test_an_earlier_build_is_read_by_version_and_by_time_and_restored(spark, two_builds) -> None:
@@ -112,28 +110,26 @@ def test_a_table_whose_tests_fail_goes_back_to_its_version_and_the_build_stays_r
         tmp_path,
         {"assert_deliberately_failing.sql": "-- fails on any row\nselect * from {{ ref('fct_plays') }}\n"},
     )
-    lsh_before = properties(spark, f"{SCHEMA}.mart_similar_artists_lsh")["lakehouse.dbt.invocation_id"]
+    balanced_before = properties(spark, f"{SCHEMA}.fct_plays_balanced")["lakehouse.dbt.invocation_id"]
     result = invoke_dbt(
         "build",
         raw_dir,
         SCHEMA,
         tmp_path / "target",
         {"plays_cap": 300},
-        select="+mart_similar_artists_lsh",
+        select="fct_plays fct_plays_balanced",
         project_dir=project,
     )
     assert not result.success  # type: ignore[attr-defined]
     statuses = {r.node.name: str(r.status) for r in result.result}  # type: ignore[attr-defined]
     assert statuses["assert_deliberately_failing"] == "fail"
-    assert statuses["fct_plays"] == "success" and statuses["mart_similar_artists_lsh"] == "skipped"
+    assert statuses["fct_plays"] == "success" and statuses["fct_plays_balanced"] == "skipped"
     # what BI reads: the version from before this build, and history says it was restored
     assert content(spark) == before["content"]
     last = history(spark)[-1]
     assert last.operation == "RESTORE" and last.version == before["version"] + 2
     assert properties(spark)["lakehouse.dbt.invocation_id"] == before["invocation"]
-    assert (
-        properties(spark, f"{SCHEMA}.mart_similar_artists_lsh")["lakehouse.dbt.invocation_id"] == lsh_before
-    )
+    assert properties(spark, f"{SCHEMA}.fct_plays_balanced")["lakehouse.dbt.invocation_id"] == balanced_before
     log = (project / "logs" / "dbt.log").read_text()
     assert f"held back: {TABLE} RESTORED to version {before['version']}" in log
     assert "1 data test(s) failed: assert_deliberately_failing" in log
