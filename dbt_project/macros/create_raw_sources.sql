@@ -6,6 +6,11 @@
     lacks them, var('raw_data_fallback_dir') (the generated dataset); `make build` resolves the
     directory and passes it as a var. The tables are external: dropping them never touches the
     files. Runs on-run-start, or `dbt run-operation create_raw_sources`.
+
+    A table already over the same file (and raw_files already saying the same) is left as it is: two
+    builds at once on one metastore would otherwise drop and create the same tables under each
+    other (one failed with "Table raw_plays already exists"), and a build reading them would lose
+    them mid-query.
 #}
 {% macro create_raw_sources() %}
     {% if execute %}
@@ -39,19 +44,30 @@
                 ~ (adapter.starts_with_bom(raw_dir ~ '/' ~ file_name) | string | lower) ~ ")"
             ) %}
             {% set path = (raw_dir ~ '/' ~ file_name) | replace("'", "\\'") %}
-            {% do run_query('drop table if exists ' ~ schema ~ '.' ~ table) %}
-            {% do run_query(
-                'create table ' ~ schema ~ '.' ~ table ~ ' (value string) using text'
-                ~ " location '" ~ path ~ "'"
-                ~ " comment 'Lines of " ~ file_name ~ " (one row per line, tab-separated fields)'"
-            ) %}
+            {% set existing = adapter.get_relation(database=none, schema=schema, identifier=table) %}
+            {% if existing is none or not adapter.same_location(adapter.table_location(existing), raw_dir ~ '/' ~ file_name) %}
+                {% do run_query('drop table if exists ' ~ schema ~ '.' ~ table) %}
+                {% do run_query(
+                    'create table if not exists ' ~ schema ~ '.' ~ table ~ ' (value string) using text'
+                    ~ " location '" ~ path ~ "'"
+                    ~ " comment 'Lines of " ~ file_name ~ " (one row per line, tab-separated fields)'"
+                ) %}
+            {% else %}
+                {#- the same path: a session that listed its files before must list them again -#}
+                {% do run_query('refresh table ' ~ schema ~ '.' ~ table) %}
+            {% endif %}
         {% endfor %}
         {#- what the text reader cannot tell: a byte-order mark it skips at the start of a file -#}
-        {% do run_query('drop table if exists ' ~ schema ~ '.raw_files') %}
-        {% do run_query(
-            'create table ' ~ schema ~ '.raw_files using parquet as select * from values '
-            ~ file_rows | join(', ') ~ ' as raw_files(source_table, source_file, starts_with_bom)'
-        ) %}
+        {% set rows = file_rows | join(', ') %}
+        {% set existing = adapter.get_relation(database=none, schema=schema, identifier='raw_files') %}
+        {% if existing is none or adapter.table_properties(existing).get('lakehouse.rows') != rows %}
+            {% do run_query('drop table if exists ' ~ schema ~ '.raw_files') %}
+            {% do run_query(
+                'create table if not exists ' ~ schema ~ '.raw_files using parquet'
+                ~ " tblproperties ('lakehouse.rows' = '" ~ rows | replace("\\", "\\\\") | replace("'", "\\'") ~ "')"
+                ~ ' as select * from values ' ~ rows ~ ' as raw_files(source_table, source_file, starts_with_bom)'
+            ) %}
+        {% endif %}
         {{ log('raw sources: ' ~ schema ~ '.raw_plays, ' ~ schema ~ '.raw_profiles over ' ~ raw_dir, info=true) }}
     {% endif %}
 {% endmacro %}

@@ -33,6 +33,14 @@ class LakehouseAdapter(SparkAdapter):
         return Path(path).is_file()
 
     @available
+    def same_location(self, location: str | None, path: str) -> bool:
+        """A table location (``file:/...`` from ``describe table extended``) names this local path."""
+        if not location:
+            return False
+        here = versions.local_path(location)
+        return here is not None and here.resolve() == Path(path).resolve()
+
+    @available
     def starts_with_bom(self, path: str) -> bool:
         """True when the file starts with a UTF-8 byte-order mark (Spark's text reader skips it)."""
         with open(path, "rb") as handle:
