@@ -71,6 +71,8 @@ def test_delta_from_a_local_jar_directory(tmp_path: Path) -> None:
     assert conf["spark.sql.extensions"] == DELTA_EXTENSION
     assert conf["spark.sql.catalog.spark_catalog"] == DELTA_CATALOG
     assert conf["spark.jars"].split(",") == sorted(str(p) for p in folder.glob("*.jar"))
+    # and on the driver's own class path, which HiveServer2's threads load classes from
+    assert set(conf["spark.driver.extraClassPath"].split(":")) >= set(conf["spark.jars"].split(","))
     assert "spark.jars.packages" not in conf
 
 

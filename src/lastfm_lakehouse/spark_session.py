@@ -60,10 +60,15 @@ def delta_conf(settings: SparkSettings) -> dict[str, str]:
     are missing) and the settings that keep its log replay cheap on small tables."""
     from lastfm_lakehouse.delta_jars import jars
 
+    found = jars(settings.delta_jars_dir)
     return {
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
-        "spark.jars": ",".join(jars(settings.delta_jars_dir)),
+        # spark.jars ships them to executors (a cluster); the driver's own class path too, because
+        # spark.jars reach the driver through a child class loader that HiveServer2's threads do
+        # not use (the server's Thrift queries failed: NoClassDefFoundError, delta/stats/...)
+        "spark.jars": ",".join(found),
+        "spark.driver.extraClassPath": ":".join(found),
         **DELTA_TUNING,
         # VACUUM lists a table's files in a job of this many tasks (Spark's default 10,000): on 2
         # cores one table's vacuum took 21-46 s, 3-16 s with 2 tasks. As many as shuffle partitions.
@@ -147,7 +152,10 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
             }
         )
     if settings.table_format == "delta":
-        conf.update(delta_conf(settings))
+        delta = delta_conf(settings)
+        class_path = [conf.get("spark.driver.extraClassPath", ""), delta.pop("spark.driver.extraClassPath")]
+        conf.update(delta)
+        conf["spark.driver.extraClassPath"] = ":".join(filter(None, class_path))
     return conf
 
 
