@@ -437,6 +437,15 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
     assert seed_after == seed_before + 1
     # the server keeps the served marts in memory: it indexes the restored version of its own accord
     wait_for_log_line(served, f"served cache: {recs}: indexed ", f"of {location}@v{after} in ")
+    lookup = f"select count(*) from {recs} where user_sha1 = '{users[0]}'"
+    setup.execute(f"explain {lookup}")
+    assert "LocalTableScan" in setup.fetchone()[0]  # the current version: from the index
+    # an earlier version by time travel: from its files, never from the current version's index
+    earlier = lookup.replace(f"{recs} ", f"{recs} version as of {before} ")
+    setup.execute(f"explain {earlier}")
+    assert "FileScan" in setup.fetchone()[0]
+    setup.execute(earlier)
+    assert setup.fetchone()[0] == rows_per_user[users[0]]
 
 
 def test_hostile_queries_are_contained_and_lookups_go_on(served: dict[str, str], server_build) -> None:

@@ -116,13 +116,19 @@ public final class LookupIndex {
       return -1;
     }
     Object fileIndex = files.location();
-    try {
-      Method pinned = fileIndex.getClass().getMethod("snapshotAtAnalysis");
-      Object snapshot = pinned.invoke(fileIndex);
-      return (Long) snapshot.getClass().getMethod("version").invoke(snapshot);
-    } catch (NoSuchMethodException e) {
+    if (!fileIndex.getClass().getName().startsWith("org.apache.spark.sql.delta.")) {
       return -1; // a plain file index: Parquet
-    } catch (ReflectiveOperationException | ClassCastException e) {
+    }
+    try {
+      // TahoeLogFileIndex (as analysed); an index Delta prepared for a scan has its version itself
+      Object snapshot = fileIndex;
+      try {
+        snapshot = fileIndex.getClass().getMethod("snapshotAtAnalysis").invoke(fileIndex);
+      } catch (NoSuchMethodException e) {
+        // PreparedDeltaFileIndex: a snapshot descriptor of its own
+      }
+      return (Long) snapshot.getClass().getMethod("version").invoke(snapshot);
+    } catch (ReflectiveOperationException | RuntimeException e) {
       return -2; // a Delta index of another shape: never matches an index (-1 is Parquet's)
     }
   }
