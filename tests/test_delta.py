@@ -7,7 +7,9 @@ the shared Spark session."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -136,14 +138,33 @@ def test_a_table_whose_tests_fail_goes_back_to_its_version_and_the_build_stays_r
 
 
 def test_vacuum_keeps_the_retention_and_refuses_a_bad_one(spark, raw_dir: Path, two_builds, tmp_path) -> None:
+    """Files no version refers to (what a killed build wrote) go once older than the retention;
+    younger ones and every version within it stay."""
+    location = spark.sql(f"describe detail {TABLE}").collect()[0].location
+    table_dir = Path(location.removeprefix("file:"))
+    stale, fresh = (
+        table_dir / "part-99998-killed-long-ago.parquet",
+        table_dir / "part-99999-killed-now.parquet",
+    )
+    for orphan in (stale, fresh):
+        orphan.write_bytes(b"left by a killed write")
+    month_ago = time.time() - 30 * 86400
+    os.utime(stale, (month_ago, month_ago))
     kept = invoke_dbt("run-operation vacuum_lakehouse", raw_dir, SCHEMA, tmp_path / "t1")
     assert kept.success, kept.exception  # type: ignore[attr-defined]
+    assert not stale.exists() and fresh.exists()
     first = two_builds["first"]
     as_of = CONTENT.replace(TABLE, f"{TABLE} version as of {first['version']}")
     assert content(spark, as_of) == first["content"]  # within 7 days: still there
+    project = project_copy(tmp_path, {})  # a project of its own: its own dbt.log to read
     refused = invoke_dbt(
-        "run-operation vacuum_lakehouse", raw_dir, SCHEMA, tmp_path / "t2", {"delta_retention_days": 0}
+        "run-operation vacuum_lakehouse",
+        raw_dir,
+        SCHEMA,
+        tmp_path / "t2",
+        {"delta_retention_days": 0},
+        project_dir=project,
     )
     assert not refused.success  # type: ignore[attr-defined]
-    said = " ".join(str(r.message) for r in refused.result.results)  # type: ignore[attr-defined]
-    assert "delta_retention_days must be a whole number of days >= 1" in said, said
+    said = (project / "logs" / "dbt.log").read_text()
+    assert "delta_retention_days must be a whole number of days >= 1" in said, said[-3000:]
