@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lastfm_lakehouse import provenance
 from lastfm_lakehouse.bench import report
 from lastfm_lakehouse.bench.memory import MemorySampler
 from lastfm_lakehouse.cli import production_build_args
@@ -285,13 +286,6 @@ def results_path(out: Path, scale: float, today: dt.date, table_format: str = DE
     return out / f"{today.isoformat()}{suffix}.json"
 
 
-def project_commit() -> str:
-    """The commit measured (``+dirty`` with uncommitted changes): results say what they measured."""
-    from dbt.adapters.lakehouse.impl import _project_commit
-
-    return _project_commit(str(repo_root()))
-
-
 def disk_bytes(root: Path) -> int:
     """Bytes of every file under ``root`` (the warehouse: all table versions Delta keeps)."""
     return sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) if root.is_dir() else 0
@@ -351,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "commit": project_commit(),
+        "commit": provenance.git_commit(str(repo_root())),  # results say what they measured
         "table_format": table_format,
         "scale": args.scale,
         "machine": {"cores": os.cpu_count(), "memory_gb": _memory_gb(), "platform": platform.platform()},

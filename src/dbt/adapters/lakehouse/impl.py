@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import subprocess
 from pathlib import Path
 
 from dbt.adapters.base import BaseRelation, PythonJobHelper, available
@@ -13,6 +11,7 @@ from dbt_common.exceptions import DbtRuntimeError
 from dbt.adapters.lakehouse import versions
 from dbt.adapters.lakehouse.connections import LakehouseConnectionManager
 from dbt.adapters.lakehouse.python_submissions import ConnectPythonJobHelper, SessionPythonJobHelper
+from lastfm_lakehouse import provenance
 
 
 class LakehouseAdapter(SparkAdapter):
@@ -96,7 +95,7 @@ class LakehouseAdapter(SparkAdapter):
     def project_commit(self) -> str:
         """The git commit of the dbt project being built (``+dirty`` with uncommitted changes), or
         ``unknown`` outside a checkout: recorded in every Delta commit a build makes."""
-        return _project_commit(str(self.config.project_root))
+        return provenance.git_commit(str(self.config.project_root))
 
     @available
     def delta_version(self, relation: BaseRelation | None) -> int | None:
@@ -136,19 +135,3 @@ class LakehouseAdapter(SparkAdapter):
             "session": SessionPythonJobHelper,
             "connect": ConnectPythonJobHelper,
         }
-
-
-@functools.cache
-def _project_commit(project_root: str) -> str:
-    def git(*args: str) -> str:
-        done = subprocess.run(
-            ["git", "-C", project_root, *args], capture_output=True, text=True, timeout=30, check=False
-        )
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return f"{commit}{'+dirty' if dirty else ''}" if commit else "unknown"
