@@ -17,12 +17,16 @@ SUPERSET_REQUIREMENTS := src/lastfm_lakehouse/dashboards/superset-requirements.t
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed-$(shell cksum < $(SUPERSET_REQUIREMENTS) | cut -d' ' -f1)
 SCREENSHOTS := src/lastfm_lakehouse/dashboards/screenshots
 
-.PHONY: help setup java blas superset chromium dashboards dashboards-stop dashboards-screenshots build test test-unit lint generate docs vacuum clean clean-lakehouse serve stop status metastore metastore-stop directory directory-stop tls bench-serve bench
+.PHONY: help help-all setup java blas superset chromium dashboards dashboards-stop dashboards-screenshots build test test-unit lint generate docs vacuum clean clean-lakehouse serve stop status metastore metastore-stop directory directory-stop tls bench-serve bench
 
-help:  ## list the targets
+help:  ## the everyday targets (make help-all: every target)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@echo "  (make help-all lists the set-up and component targets too)"
 
-java:  ## check for Java 17+ and javac (installs openjdk-17-jdk-headless with apt when root)
+help-all:  ##- every target, the set-up and component ones included
+	@grep -E '^[a-z-]+:.*##-? ' $(MAKEFILE_LIST) | sed -E 's/##- /## /' | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
+
+java:  ##- check for Java 17+ and javac (installs openjdk-17-jdk-headless with apt when root)
 	@major=$$(java -version 2>&1 | sed -nE 's/.*version "(1\.)?([0-9]+).*/\2/p' | head -1); \
 	if [ -n "$$major" ] && [ "$$major" -ge 17 ] && command -v javac >/dev/null; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -36,7 +40,7 @@ java:  ## check for Java 17+ and javac (installs openjdk-17-jdk-headless with ap
 		exit 1; \
 	fi
 
-blas:  ## native BLAS for Spark ALS: Debian's libopenblas0 (apt when root; Spark falls back to Java BLAS)
+blas:  ##- native BLAS for Spark ALS: Debian's libopenblas0 (apt when root; Spark falls back to Java BLAS)
 	@if [ -e /usr/lib/x86_64-linux-gnu/libblas.so.3 ] || ldconfig -p 2>/dev/null | grep -q 'libblas\.so\.3 '; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "libblas.so.3 not found: installing libopenblas0 (native BLAS for Spark ALS)"; \
@@ -44,7 +48,7 @@ blas:  ## native BLAS for Spark ALS: Debian's libopenblas0 (apt when root; Spark
 			|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas0 >/dev/null; }; \
 	else \
 		echo "NOTE: no native BLAS (libblas.so.3): Spark ALS runs on Java BLAS, several times slower."; \
-		echo "  sudo apt-get install libopenblas0   # see README, Performance"; \
+		echo "  sudo apt-get install libopenblas0   # see docs/performance.md"; \
 	fi
 
 $(STAMP): pyproject.toml constraints.txt
@@ -53,7 +57,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
-setup: java blas $(STAMP)  ## virtualenv with pinned dbt-core 1.11, dbt-spark, pyspark, delta-spark (+ its jars), sqlfluff, pytest
+setup: java blas $(STAMP)  ##- virtualenv with pinned dbt-core 1.11, dbt-spark, pyspark, delta-spark (+ its jars), sqlfluff, pytest
 	@if [ "$${LASTFM_TABLE_FORMAT:-delta}" != parquet ]; then \
 		$(BIN)/python -m lastfm_lakehouse.delta_jars fetch \
 			|| echo "WARNING: builds on Delta (the default) stop until Delta's jars are there; LASTFM_TABLE_FORMAT=parquet builds without them"; \
@@ -74,19 +78,20 @@ lint: setup  ## ruff + sqlfluff (dbt templater, sparksql dialect), zero violatio
 	$(BIN)/python -m lastfm_lakehouse.data.countries --check
 	cd dbt_project && LAKEHOUSE_HOME=$${LINT_LAKEHOUSE_HOME:-$(CURDIR)/.lakehouse/lint} ../$(BIN)/sqlfluff lint models ../models_py tests analyses --processes 1
 
-generate: setup  ## synthetic raw files: make generate USERS=359347 SEED=360 OUT=data/generated
+generate: setup  ##- synthetic raw files: make generate USERS=359347 SEED=360 OUT=data/generated
 	$(BIN)/python -m lastfm_lakehouse.data.generate --users $(USERS) --seed $(SEED) --out $(OUT)
 
-docs: setup  ## dbt docs generate (catalog from the built lakehouse)
+docs: setup  ## the documentation site (docs/site/) and dbt's catalogue (dbt docs generate, from the built lakehouse)
+	$(BIN)/python -m lastfm_lakehouse.docs_site build
 	$(BIN)/dbt docs generate $(DBT_DIRS)
 
 vacuum: setup  ## Delta retention: remove files no version within var delta_retention_days (7) needs
 	$(BIN)/dbt run-operation vacuum_lakehouse $(DBT_DIRS) $(if $(DBT_ARGS),$(DBT_ARGS))
 
-clean-lakehouse:  ## drop the warehouse and metastore (.lakehouse/ or $$LAKEHOUSE_HOME)
+clean-lakehouse:  ##- drop the warehouse and metastore (.lakehouse/ or $$LAKEHOUSE_HOME)
 	rm -rf "$${LAKEHOUSE_HOME:-.lakehouse}"
 
-clean: clean-lakehouse  ## also remove dbt's target/ and generated data
+clean: clean-lakehouse  ## remove the lakehouse (warehouse, metastore), dbt's target/ and the generated data
 	rm -rf dbt_project/target dbt_project/logs data/generated
 
 serve: setup  ## start the Thrift (JDBC/ODBC, :10000) + Spark Connect (:15002) server (idempotent)
@@ -98,19 +103,19 @@ stop:  ## stop the server
 status:  ## is the server up, on which ports, where is its log
 	$(BIN)/python -m lastfm_lakehouse.serving.server status
 
-metastore: setup  ## PostgreSQL metastore for server + builds at once (then export LAKEHOUSE_METASTORE_URL)
+metastore: setup  ##- PostgreSQL metastore for server + builds at once (then export LAKEHOUSE_METASTORE_URL)
 	$(BIN)/python -m lastfm_lakehouse.serving.metastore up
 
-metastore-stop:  ## stop the PostgreSQL metastore
+metastore-stop:  ##- stop the PostgreSQL metastore
 	$(BIN)/python -m lastfm_lakehouse.serving.metastore down
 
-directory: setup  ## LDAP directory (Debian slapd) for the server's password checks (then LAKEHOUSE_SERVER_AUTH=ldap)
+directory: setup  ##- LDAP directory (Debian slapd) for the server's password checks (then LAKEHOUSE_SERVER_AUTH=ldap)
 	$(BIN)/python -m lastfm_lakehouse.serving.directory up
 
-tls: setup  ## TLS keystore for the Thrift port (keytool; then LAKEHOUSE_SERVER_TLS=on)
+tls: setup  ##- TLS keystore for the Thrift port (keytool; then LAKEHOUSE_SERVER_TLS=on)
 	$(BIN)/python -m lastfm_lakehouse.serving.tls create
 
-directory-stop:  ## stop the LDAP directory
+directory-stop:  ##- stop the LDAP directory
 	$(BIN)/python -m lastfm_lakehouse.serving.directory down
 
 $(SUPERSET_STAMP): $(SUPERSET_REQUIREMENTS)
@@ -119,9 +124,9 @@ $(SUPERSET_STAMP): $(SUPERSET_REQUIREMENTS)
 	$(SUPERSET_VENV)/bin/python -m pip install -q -r $(SUPERSET_REQUIREMENTS)
 	@rm -f $(SUPERSET_VENV)/.installed-*; touch $@
 
-superset: $(SUPERSET_STAMP)  ## Apache Superset 6.1 (pinned) in its own virtualenv, .venv-superset
+superset: $(SUPERSET_STAMP)  ##- Apache Superset 6.1 (pinned) in its own virtualenv, .venv-superset
 
-chromium:  ## headless Chromium + chromedriver for the dashboards' browser test (apt when root)
+chromium:  ##- headless Chromium + chromedriver for the dashboards' browser test (apt when root)
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "Chromium or chromedriver not found: installing Debian's chromium and chromium-driver"; \
@@ -139,7 +144,7 @@ dashboards: setup superset serve  ## Superset on 127.0.0.1:8088 with the three d
 dashboards-stop:  ## stop Superset (the server stays up: make stop)
 	$(BIN)/python -m lastfm_lakehouse.dashboards.superset_app down
 
-dashboards-screenshots: dashboards chromium  ## the README's screenshots, from the running dashboards
+dashboards-screenshots: dashboards chromium  ##- the dashboards pages' screenshots, from the running dashboards
 	$(BIN)/python -m lastfm_lakehouse.dashboards.browser --out $(SCREENSHOTS)
 
 bench-serve: setup  ## 8 clients x 60 s of point lookups over Thrift against the built lakehouse (starts the server)
@@ -147,6 +152,8 @@ bench-serve: setup  ## 8 clients x 60 s of point lookups over Thrift against the
 	$(BIN)/python -m lastfm_lakehouse.bench.serving --clients $(or $(BENCH_CLIENTS),8) --seconds $(or $(BENCH_SECONDS),60) \
 		$(if $(BENCH_LABEL),--label $(BENCH_LABEL)) $(if $(BENCH_DURING),--during "$(BENCH_DURING)") \
 		$(if $(BENCH_SESSION_PER_QUERY),--session-per-query)
+	$(BIN)/python -m lastfm_lakehouse.docs_site generate
 
 bench: setup  ## full-size build + ALS head-to-head -> bench/results/<date>.json|.md (make bench SCALE=0.1)
 	$(BIN)/python -m lastfm_lakehouse.bench.build --scale $(SCALE) $(BENCH_ARGS)
+	$(BIN)/python -m lastfm_lakehouse.docs_site generate

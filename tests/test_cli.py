@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,12 @@ def test_build_prints_data_and_tables_then_dbt_show_answers(env: dict[str, str],
     expected = parse_plays(raw / PLAYS_FILE)
     assert f"raw data: ${'LASTFM_RAW_DIR'}: {raw}" in result.stderr
     assert "unit tests left out (production build" in result.stderr
+    # a Python model says what it is doing, step by step with times, between dbt's node lines
+    assert re.search(
+        r"lastfm\.mart_recommendations_knn: fit: features and pruned inverted index done in \d+\.\d s",
+        result.stderr,
+    ), result.stderr[-3000:]
+    assert re.search(r"lastfm\.mart_model_evaluation: knn: fit and top-10 lists", result.stderr)
     assert (
         f"plays     staged {len(expected.valid):>12,}   rejected {len(expected.rejected):>8,}"
         in result.stderr
@@ -171,3 +178,79 @@ def test_build_prints_data_and_tables_then_dbt_show_answers(env: dict[str, str],
     assert not set(table.artist_name) & set(names) and set(table.because) <= set(names)
     unknown = run([sys.executable, "-m", "lastfm_lakehouse.cli", "recommend", "no such artist at all"], env)
     assert unknown.returncode == 2 and "no artist named 'no such artist at all'" in unknown.stderr
+
+    # a listener in the data: their served list is the mart's, as dbt show and a BI tool read it
+    mart = run(
+        [
+            sys.executable,
+            "-m",
+            "dbt.cli.main",
+            "show",
+            "--inline",
+            "select user_sha1, rank, artist_name from {{ ref('mart_recommendations_als') }}",
+            "--limit",
+            "-1",
+            "--output",
+            "json",
+            "--profiles-dir",
+            "../profiles",
+        ],
+        env,
+        cwd=REPO / "dbt_project",
+    )
+    assert mart.returncode == 0, mart.stdout[-3000:]
+    shown = mart.stdout[: mart.stdout.index('"show"')].rindex("{")
+    rows = pd.DataFrame(json.JSONDecoder().raw_decode(mart.stdout[shown:])[0]["show"])
+    someone = rows.user_sha1.iloc[0]
+    served = run(
+        [sys.executable, "-m", "lastfm_lakehouse.cli", "recommend", "--user", someone.upper(), "-n", "4"],
+        env,
+    )
+    assert served.returncode == 0, served.stderr[-3000:]
+    expected_names = rows[rows.user_sha1 == someone].sort_values("rank").artist_name.head(4).tolist()
+    assert all(name in served.stdout for name in expected_names), served.stdout
+    for bad, says in (("0" * 40, "no recommendations for"), ("not-a-sha1", "is not a user sha1")):
+        refused = run([sys.executable, "-m", "lastfm_lakehouse.cli", "recommend", "--user", bad], env)
+        assert refused.returncode == 2 and says in refused.stderr, refused.stderr[-2000:]
+
+    # the README's first-recommendation blocks, as written, with the placeholders filled in from
+    # the commands before them (as a reader would copy them)
+    run_readme_blocks(env)
+    missing = {**env, "LASTFM_SCHEMA": "never_built"}
+    never = run([sys.executable, "-m", "lastfm_lakehouse.cli", "listeners"], missing)
+    assert never.returncode == 2 and "never_built.dim_users" in never.stderr and "make build" in never.stderr
+
+
+def readme_blocks() -> list[list[str]]:
+    """The README's command blocks marked ``<!-- tested: tests/test_cli.py``: their command lines."""
+    text = (REPO / "README.md").read_text()
+    blocks = re.findall(r"<!-- tested: tests/test_cli\.py[^>]*-->\n```bash\n(.*?)```", text, flags=re.DOTALL)
+    return [[line for line in block.splitlines() if line.strip()] for block in blocks]
+
+
+def run_readme_blocks(env: dict[str, str]) -> None:
+    blocks = readme_blocks()
+    assert len(blocks) == 2, "the README's tested blocks are gone or renamed"
+    venv_bin = f"{Path(sys.executable).parent}/"
+    filled: dict[str, str] = {}
+    for block in blocks:
+        for line in block:
+            command = line.replace(".venv/bin/", venv_bin)
+            for placeholder, value in filled.items():
+                command = command.replace(placeholder, value)
+            assert "<" not in command.split("#")[0].replace("<=", ""), f"unfilled placeholder: {command}"
+            done = run(["bash", "-c", command], env)
+            assert done.returncode == 0, (
+                f"README command failed: {line}\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
+            assert done.stdout.strip(), f"README command printed nothing: {line}"
+            if " listeners " in command or " artists " in command:
+                table = run(["bash", "-c", command.split("#")[0] + " --tsv"], env)
+                first = pd.read_csv(io.StringIO(table.stdout), sep="\t", keep_default_na=False)
+                if " listeners " in command:
+                    filled["<sha1>"] = first.user_sha1.iloc[0]
+                    assert first.user_sha1.iloc[0] in done.stdout
+                else:
+                    filled["<artist>"], filled["<other artist>"] = first.artist_name.iloc[:2]
+            if "recommend" in command:
+                assert "because" in done.stdout, done.stdout

@@ -101,3 +101,18 @@ def test_the_running_session_schedules_fair_inside_the_default_pool(spark) -> No
     pool = spark.sparkContext._jsc.sc().getPoolForName("default").get()  # type: ignore[attr-defined]
     assert spark.conf.get("spark.scheduler.mode") == "FAIR"  # type: ignore[attr-defined]
     assert pool.schedulingMode().toString() == "FAIR"
+
+
+def test_a_number_setting_that_is_not_one_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lastfm_lakehouse.settings import env_number
+
+    monkeypatch.setenv("LAKEHOUSE_PG_PORT", " 5999 ")
+    assert env_number("LAKEHOUSE_PG_PORT", 5433) == 5999
+    monkeypatch.setenv("LAKEHOUSE_PG_PORT", "")
+    assert env_number("LAKEHOUSE_PG_PORT", 5433) == 5433
+    monkeypatch.setenv("LAKEHOUSE_PG_PORT", "54x")
+    with pytest.raises(ValueError, match=r"^LAKEHOUSE_PG_PORT='54x' is not a whole number$"):
+        env_number("LAKEHOUSE_PG_PORT", 5433)
+    monkeypatch.setenv("LAKEHOUSE_SERVER_CACHE_MAX_MB", "lots")
+    with pytest.raises(ValueError, match="LAKEHOUSE_SERVER_CACHE_MAX_MB='lots' is not a number"):
+        env_number("LAKEHOUSE_SERVER_CACHE_MAX_MB", 32.0, float)

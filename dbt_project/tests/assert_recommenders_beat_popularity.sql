@@ -1,12 +1,15 @@
 -- Quality gate: ALS and kNN must rank held-out artists better than recommending the most popular
--- ones. Returns each model whose NDCG@k is not above the baseline's (or that is missing).
+-- ones. Returns each model whose NDCG@k is not above the baseline's (or that is missing), once the
+-- baseline was scored on at least var('quality_gate_min_users') users; with fewer,
+-- warn_quality_gate_has_too_few_users says so instead.
 with
 
 ndcg as (
 
     select
         model,
-        value
+        value,
+        users_evaluated
     from {{ ref('mart_model_evaluation') }}
     where metric = 'ndcg' and k = {{ var('evaluation_k') }}
 
@@ -14,7 +17,9 @@ ndcg as (
 
 baseline as (
 
-    select max(case when model = 'popularity' then value end) as baseline_ndcg
+    select
+        max(case when model = 'popularity' then value end) as baseline_ndcg,
+        max(case when model = 'popularity' then users_evaluated end) as users_evaluated
     from ndcg
 
 ),
@@ -37,4 +42,7 @@ left join ndcg
     on required_models.model_name = ndcg.model
 where
     baseline.baseline_ndcg is null
-    or coalesce(ndcg.value, 0) <= baseline.baseline_ndcg
+    or (
+        baseline.users_evaluated >= {{ var('quality_gate_min_users') }}
+        and coalesce(ndcg.value, 0) <= baseline.baseline_ndcg
+    )

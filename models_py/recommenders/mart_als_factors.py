@@ -6,6 +6,7 @@ mart_model_evaluation scores these factors only when they were trained on exactl
 
 from pyspark.sql import functions as F
 
+from lastfm_lakehouse import progress
 from lastfm_lakehouse.evaluation.holdout import training_rows
 from lastfm_lakehouse.recommenders.als import (
     FINGERPRINT_KEY,
@@ -32,8 +33,11 @@ def model(dbt, spark):
     params = AlsParams.from_config(config.get)
     source = parse_training_input(config["als_training_input"])
     ratings = training_rows(dbt.ref("eval_plays_holdout_split"), source)
+    progress.step("fingerprint of the training rows")
     fingerprint = training_fingerprint(ratings)
+    progress.step(f"train Spark ALS (rank {params.rank}, {params.max_iter} iterations)")
     users, artists = train(ratings, params)
+    progress.step("write the factors")
     users = users.select(F.lit("user").alias("entity_type"), F.col("user_key").alias("entity_key"), "factors")
     artists = artists.select(
         F.lit("artist").alias("entity_type"), F.col("artist_key").alias("entity_key"), "factors"

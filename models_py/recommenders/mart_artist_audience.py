@@ -2,6 +2,7 @@
 
 from pyspark.sql import functions as F
 
+from lastfm_lakehouse import progress
 from lastfm_lakehouse.recommenders.topn import Targets, lay_out_for_lookups, spark_top_n
 
 
@@ -11,6 +12,7 @@ def model(dbt, spark):
         dbt.ref("fct_plays").groupBy("artist_key").agg(F.collect_list("user_key").alias("listener_keys"))
     )
     artist_factors = dbt.ref("mart_als_artist_factors").join(listeners, "artist_key", "left")
+    progress.step("collect the user factors")
     users = Targets.from_frame(dbt.ref("mart_als_user_factors").toPandas(), "user_key")
     audience = spark_top_n(artist_factors, "artist_key", users, "user_key", n, exclude_column="listener_keys")
     return lay_out_for_lookups(

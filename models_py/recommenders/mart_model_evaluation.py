@@ -11,6 +11,7 @@ assert_recommenders_beat_popularity fails the build when ALS or kNN NDCG@k is no
 
 from pyspark.sql import functions as F
 
+from lastfm_lakehouse import progress
 from lastfm_lakehouse.evaluation.holdout import EvaluationSample, evaluate, training_rows
 from lastfm_lakehouse.recommenders.als import TRAINING_INPUTS, Als, AlsParams, parse_training_input
 from lastfm_lakehouse.recommenders.knn import KnnParams, UserKnn
@@ -65,6 +66,7 @@ def model(dbt, spark):
     ]
     sample = EvaluationSample(int(config["evaluation_max_users"]), int(config["holdout_seed"]))
     results = evaluate(split, recommenders, int(config["evaluation_k"]), sample)
+    progress.step("write the evaluation")
     frame = spark.createDataFrame(results)
     return frame.select(
         "model",

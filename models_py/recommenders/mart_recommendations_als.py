@@ -7,6 +7,7 @@ recommendation_source.
 
 from pyspark.sql import functions as F
 
+from lastfm_lakehouse import progress
 from lastfm_lakehouse.recommenders.base import user_histories
 from lastfm_lakehouse.recommenders.enrich import user_recommendations
 from lastfm_lakehouse.recommenders.explained import recommend_with_reasons
@@ -20,6 +21,7 @@ def model(dbt, spark):
     users = dbt.ref("dim_users").where("has_plays")
     artists = dbt.ref("dim_artists")
     user_factors = dbt.ref("mart_als_user_factors")
+    progress.step("collect the artist factors")
     artist_targets = Targets.from_frame(dbt.ref("mart_als_artist_factors").toPandas(), "artist_key")
     histories = user_histories(plays)
 

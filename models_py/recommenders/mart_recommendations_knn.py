@@ -6,6 +6,7 @@ Users without plays get the most-popular artists (recommendation_source = popula
 
 from pyspark.sql import functions as F
 
+from lastfm_lakehouse import progress
 from lastfm_lakehouse.recommenders.base import PLAYED
 from lastfm_lakehouse.recommenders.enrich import user_recommendations
 from lastfm_lakehouse.recommenders.knn import KnnParams, UserKnn
@@ -30,6 +31,7 @@ def model(dbt, spark):
     plays = dbt.ref("fct_plays")
     users = dbt.ref("dim_users")
     knn = UserKnn(params, users)
+    progress.step("fit: features and pruned inverted index")
     knn.fit(plays)
     partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
     listeners = users.where("has_plays").select("user_key").repartition(partitions)

@@ -2,6 +2,7 @@
 
 from pyspark.sql import functions as F
 
+from lastfm_lakehouse import progress
 from lastfm_lakehouse.recommenders.enrich import artist_pairs
 from lastfm_lakehouse.recommenders.topn import Targets, lay_out_for_lookups, spark_top_n
 
@@ -9,6 +10,7 @@ from lastfm_lakehouse.recommenders.topn import Targets, lay_out_for_lookups, spa
 def model(dbt, spark):
     k = int(dbt.config.get("similar_artists_k"))
     factors = dbt.ref("mart_als_artist_factors")
+    progress.step("collect the artist factors")
     targets = Targets.from_frame(factors.toPandas(), "artist_key", normalise=True)
     queries = factors.withColumn("self_key", F.array("artist_key"))
     similar = spark_top_n(

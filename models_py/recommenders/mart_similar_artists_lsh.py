@@ -2,6 +2,7 @@
 (lastfm_lakehouse.recommenders.lsh).
 """
 
+from lastfm_lakehouse import progress
 from lastfm_lakehouse.recommenders.enrich import artist_pairs
 from lastfm_lakehouse.recommenders.lsh import LshParams, similar_artists
 from lastfm_lakehouse.recommenders.topn import lay_out_for_lookups
@@ -19,6 +20,7 @@ def model(dbt, spark):
         "lsh_seed": dbt.config.get("lsh_seed"),
     }
     params = LshParams.from_config(config.get)
+    progress.step("MinHash LSH: listener sets, candidate pairs and Jaccard distances")
     top = similar_artists(dbt.ref("fct_plays"), params, int(config["similar_artists_k"]))
     return lay_out_for_lookups(
         artist_pairs(top, dbt.ref("dim_artists"), "jaccard_distance"), "artist_key", spark

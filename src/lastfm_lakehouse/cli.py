@@ -2,6 +2,9 @@
 
     lastfm-lakehouse build [--users N] [--seed S] [--unit-tests] [-- extra dbt build arguments]
     lastfm-lakehouse data          # which raw data a build would use
+    lastfm-lakehouse listeners -n 3                          # listeners in the data to try
+    lastfm-lakehouse recommend --user <sha1> -n 10           # a listener in the data (served.py)
+    lastfm-lakehouse artists -n 5                            # the most listened artists
     lastfm-lakehouse recommend "radiohead" "muse=3" -n 10   # a new listener (see listener.py)
 
 ``build`` finds the raw files (see ``raw_data``), generates a default-size synthetic dataset when
@@ -268,13 +271,21 @@ def main(argv: list[str] | None = None) -> int:
     build_parser.set_defaults(func=build)
     data_parser = commands.add_parser("data", help="which raw files a build would use")
     data_parser.set_defaults(func=show_data)
-    commands.add_parser("recommend", help="top-N artists for a new listener (ALS fold-in)", add_help=False)
+    commands.add_parser(
+        "recommend",
+        help="top-N artists: --user SHA1 (a listener in the data) or artists (a new listener)",
+        add_help=False,
+    )
+    commands.add_parser("listeners", help="listeners in the data, to try recommend --user on", add_help=False)
+    commands.add_parser("artists", help="the most listened artists, for a new listener", add_help=False)
     if argv is None:
         argv = sys.argv[1:]
-    if argv and argv[0] == "recommend":
+    if argv and argv[0] in ("recommend", "listeners", "artists"):
         from lastfm_lakehouse.recommenders import listener
 
-        return listener.main(argv[1:])
+        if argv[0] == "recommend":
+            return listener.main(argv[1:])
+        return listener.listeners_main(argv[1:], what=argv[0])
     args = parser.parse_args(argv)
     if getattr(args, "dbt_args", None) and args.dbt_args[0] == "--":
         args.dbt_args = args.dbt_args[1:]

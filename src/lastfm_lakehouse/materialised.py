@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
+from lastfm_lakehouse import progress
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
@@ -63,5 +65,6 @@ def materialise(frame: DataFrame) -> DataFrame:
         )
     stored = frame.persist(StorageLevel.DISK_ONLY)
     held.append(stored)
-    stored.count()
+    rows = stored.count()
+    progress.note(f"{rows:,} rows computed")
     return stored

@@ -127,9 +127,7 @@ class SparkSettings:
             "home": lakehouse_home(),
             "master": os.environ.get(ENV_SPARK_MASTER, "").strip() or DEFAULT_SPARK_MASTER,
             "driver_memory": os.environ.get(ENV_DRIVER_MEMORY, "").strip() or DEFAULT_DRIVER_MEMORY,
-            "shuffle_partitions": int(
-                os.environ.get(ENV_SHUFFLE_PARTITIONS, "").strip() or DEFAULT_SHUFFLE_PARTITIONS
-            ),
+            "shuffle_partitions": env_number(ENV_SHUFFLE_PARTITIONS, DEFAULT_SHUFFLE_PARTITIONS, int),
             "table_format": os.environ.get(ENV_TABLE_FORMAT, "").strip().lower() or DEFAULT_TABLE_FORMAT,
             "delta_jars_dir": Path(jars).expanduser().resolve() if jars else None,
             "metastore_url": os.environ.get(ENV_METASTORE_URL, "").strip() or None,
@@ -145,6 +143,17 @@ class SparkSettings:
                 values[key] = Path(str(values[key])).expanduser().resolve()
         values["shuffle_partitions"] = int(str(values["shuffle_partitions"]))
         return cls(**values)  # type: ignore[arg-type]
+
+
+def env_number(name: str, default: int | float | str, kind: type[int] | type[float] = int) -> int | float:
+    """The number in environment variable ``name`` (``default`` when unset or blank), or a ValueError
+    that names the variable and its value (a bare ``int()`` said only "invalid literal")."""
+    text = os.environ.get(name, "").strip() or str(default)
+    try:
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{name}={text!r} is not {what}") from None
 
 
 # --- column names shared by the dbt models and the recommenders -------------------------------

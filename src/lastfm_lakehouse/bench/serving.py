@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lastfm_lakehouse.serving.clients import hive_connection
-from lastfm_lakehouse.settings import lakehouse_home, repo_root
+from lastfm_lakehouse.settings import env_number, lakehouse_home, repo_root
 
 LOOKUP = (
     "select rank, artist_name, score, because_artist_name from {schema}.mart_recommendations_als "
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--host", default=os.environ.get("LAKEHOUSE_SERVER_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("LAKEHOUSE_THRIFT_PORT", "10000")))
+    parser.add_argument("--port", type=int, default=int(env_number("LAKEHOUSE_THRIFT_PORT", 10000)))
     parser.add_argument("--schema", default=os.environ.get("LASTFM_SCHEMA", "lastfm"))
     parser.add_argument("--label", default="", help="names the results file (e.g. default, full)")
     parser.add_argument(

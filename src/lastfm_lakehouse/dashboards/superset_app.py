@@ -28,7 +28,7 @@ from lastfm_lakehouse.dashboards.api import Superset, SupersetError, wait_health
 from lastfm_lakehouse.serving import commands, tls
 from lastfm_lakehouse.serving.credentials import bi_user, password_of, secret, secrets_dir
 from lastfm_lakehouse.serving.server import ServerConfig, port_open, tail
-from lastfm_lakehouse.settings import lakehouse_home
+from lastfm_lakehouse.settings import env_number, lakehouse_home
 
 ADMIN = "admin"
 ADMIN_PASSWORD_FILE = "superset-admin.password"
@@ -121,7 +121,7 @@ class SupersetConfig:
         return cls(
             venv=Path(os.environ.get("SUPERSET_VENV", default_venv)).absolute(),
             home=lakehouse_home(),
-            port=int(os.environ.get("SUPERSET_PORT", DEFAULT_PORT)),
+            port=int(env_number("SUPERSET_PORT", DEFAULT_PORT)),
             lakehouse=ServerConfig.from_env(),
         )
 

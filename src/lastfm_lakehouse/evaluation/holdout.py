@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from lastfm_lakehouse import progress
 from lastfm_lakehouse.evaluation import metrics
 from lastfm_lakehouse.recommenders.als import parse_training_input
 from lastfm_lakehouse.recommenders.base import Recommender, user_histories
@@ -156,11 +157,15 @@ def evaluate(
     baseline (named ``FALLBACK``): its lists stand in for users another model has none for."""
     if not recommenders or recommenders[0].name != FALLBACK:
         raise ValueError(f"evaluate: the first recommender must be the {FALLBACK!r} baseline")
+    progress.step("hold-out: the evaluated users' histories and held-out artists")
     holdout = Holdout.prepare(split, k, sample)
+    progress.note(f"{len(holdout.held_out):,} evaluated users")
     rows: list[Row] = []
     fallback: dict[int, list[int]] = {}
     for recommender in recommenders:
         started = time.perf_counter()
+        fits = "" if recommender.prefitted else "fit and "
+        progress.step(f"{recommender.name}: {fits}top-{k} lists for the evaluated users, scores")
         if not recommender.prefitted:
             recommender.fit(training_rows(split, recommender.training_input))
         recs = holdout.lists(recommender)

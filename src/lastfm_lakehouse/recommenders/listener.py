@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lastfm_lakehouse.recommenders import served
 from lastfm_lakehouse.recommenders.topn import Targets, normalise_rows, top_n
 
 
@@ -120,52 +121,89 @@ def recommend(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lastfm-lakehouse recommend",
-        description=__doc__,
+        description=__doc__ + "\n" + (served.__doc__ or ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("artists", nargs="+", help='artist names, optionally weighted: "muse=3"')
+    parser.add_argument("artists", nargs="*", help='a new listener\'s artists, optionally weighted: "muse=3"')
+    parser.add_argument(
+        "--user", metavar="SHA1", help="a listener in the data: their list from mart_recommendations_als"
+    )
     parser.add_argument("-n", type=int, default=20, help="how many artists (default %(default)s)")
     parser.add_argument("--tsv", action="store_true", help="tab-separated output with a header, for scripts")
     parser.add_argument(
         "--schema", default=None, help="schema of the marts (default $LASTFM_SCHEMA or lastfm)"
     )
     args = parser.parse_args(argv)
+    if bool(args.artists) == bool(args.user):
+        parser.error("give either artists (a new listener) or --user SHA1 (a listener in the data)")
+    if args.n < 1:
+        parser.error("-n must be >= 1")
+    try:
+        tastes = [parse_taste(text) for text in args.artists]
+        if args.user:
+            served.parse_sha1(args.user)
+    except ValueError as exc:
+        parser.error(str(exc))
     import os
 
     from lastfm_lakehouse.spark_session import get_or_create
 
-    try:
-        tastes = [parse_taste(text) for text in args.artists]
-    except ValueError as exc:
-        parser.error(str(exc))
-    if args.n < 1:
-        parser.error("-n must be >= 1")
     schema = args.schema or os.environ.get("LASTFM_SCHEMA", "lastfm")
     spark = get_or_create()
     try:
-        factors = spark.table(f"{schema}.mart_als_artist_factors").select("artist_key", "factors").toPandas()
-        parameters = spark.table(f"{schema}.mart_als_factors").select("parameters").first()["parameters"]
-        spellings = (
-            spark.table(f"{schema}.dim_artist_spellings").select("artist_key", "artist_name").toPandas()
-        )
-        artists = (
-            spark.table(f"{schema}.dim_artists")
-            .select("artist_key", "canonical_name", "listeners")
-            .toPandas()
-        )
-    except Exception as exc:
-        print(
-            f"cannot read the ALS marts in schema {schema!r} ({type(exc).__name__}): run `make build` first",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        result = recommend(tastes, factors, spellings, artists, parameters, args.n)
-    except UnknownArtistError as exc:
+        if args.user:
+            result = served.recommendations(spark, schema, args.user, args.n)
+        else:
+            result = recommend(tastes, *read_marts(spark, schema), args.n)
+    except (served.NotBuiltError, served.UnknownListenerError, UnknownArtistError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    if args.tsv:
+    print_table(result, args.tsv)
+    return 0
+
+
+def read_marts(
+    spark: object, schema: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Mapping[str, str]]:
+    """The ALS artist factors, the spellings, the artists and the ALS parameters, as pandas."""
+    names = ["mart_als_artist_factors", "mart_als_factors", "dim_artist_spellings", "dim_artists"]
+    tables = [f"{schema}.{name}" for name in names]
+    factors = served.read(spark, f"select artist_key, factors from {tables[0]}", tables)
+    parameters = served.read(spark, f"select parameters from {tables[1]} limit 1", tables)
+    spellings = served.read(spark, f"select artist_key, artist_name from {tables[2]}", tables)
+    artists = served.read(spark, f"select artist_key, canonical_name, listeners from {tables[3]}", tables)
+    return factors, spellings, artists, parameters["parameters"].iloc[0]
+
+
+def print_table(result: pd.DataFrame, tsv: bool) -> None:
+    if tsv:
         print(result.to_csv(sep="\t", index=False), end="")
     else:
         print(result.to_string(index=False, formatters={"score": "{:.4f}".format}))
+
+
+def listeners_main(argv: list[str] | None = None, what: str = "listeners") -> int:
+    """``lastfm-lakehouse listeners``: listeners in the data, to try ``recommend --user`` on;
+    ``lastfm-lakehouse artists``: the most listened artists, for a new listener's ``recommend``."""
+    parser = argparse.ArgumentParser(prog=f"lastfm-lakehouse {what}", description=listeners_main.__doc__)
+    parser.add_argument("-n", type=int, default=3 if what == "listeners" else 10, help="how many")
+    parser.add_argument("--tsv", action="store_true", help="tab-separated output with a header, for scripts")
+    parser.add_argument(
+        "--schema", default=None, help="schema of the marts (default $LASTFM_SCHEMA or lastfm)"
+    )
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        parser.error("-n must be >= 1")
+    import os
+
+    from lastfm_lakehouse.spark_session import get_or_create
+
+    schema = args.schema or os.environ.get("LASTFM_SCHEMA", "lastfm")
+    lookup = served.listeners if what == "listeners" else served.artists
+    try:
+        result = lookup(get_or_create(), schema, args.n)
+    except served.NotBuiltError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print_table(result, args.tsv)
     return 0

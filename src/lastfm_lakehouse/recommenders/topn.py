@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from lastfm_lakehouse import progress
 from lastfm_lakehouse.materialised import materialise
 
 if TYPE_CHECKING:
@@ -390,5 +391,7 @@ def lay_out_for_lookups(frame: DataFrame, key: str, spark: object) -> DataFrame:
     then take no room in the driver JVM's heap, whose peak sits beside kNN's Python workers.
     """
     partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))  # type: ignore[attr-defined]
+    progress.step("compute the lists (stored on disk)")
     computed = materialise(frame)
+    progress.step(f"lay out by {key} and write the table")
     return computed.repartitionByRange(partitions, key).sortWithinPartitions(key, "rank")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from lastfm_lakehouse.serving import commands, credentials
 from lastfm_lakehouse.serving.server import port_open
-from lastfm_lakehouse.settings import lakehouse_home
+from lastfm_lakehouse.settings import env_number, lakehouse_home
 
 SUFFIX = "dc=lakehouse,dc=local"
 PEOPLE = f"ou=people,{SUFFIX}"
@@ -54,7 +54,7 @@ class Directory:
     def from_env(cls) -> Directory:
         return cls(
             home=lakehouse_home() / "ldap",
-            port=int(os.environ.get("LAKEHOUSE_LDAP_PORT", "3389")),
+            port=int(env_number("LAKEHOUSE_LDAP_PORT", 3389)),
             user=os.environ.get("LAKEHOUSE_BI_USER", "bi").strip() or "bi",
         )
 

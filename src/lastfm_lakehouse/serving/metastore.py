@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lastfm_lakehouse.serving import commands
-from lastfm_lakehouse.settings import DEFAULT_JDBC_JARS, lakehouse_home
+from lastfm_lakehouse.settings import DEFAULT_JDBC_JARS, env_number, lakehouse_home
 
 DATABASE = "metastore"
 ROLE = "hive"
@@ -46,7 +46,7 @@ class Cluster:
         data = os.environ.get("LAKEHOUSE_PG_DATA", "").strip()
         return cls(
             data=Path(data).resolve() if data else lakehouse_home() / "postgres",
-            port=int(os.environ.get("LAKEHOUSE_PG_PORT", "5433")),
+            port=int(env_number("LAKEHOUSE_PG_PORT", 5433)),
         )
 
     @property

@@ -38,7 +38,7 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
-from lastfm_lakehouse.settings import repo_root
+from lastfm_lakehouse.settings import env_number, repo_root
 
 EXPOSURES = Path("dbt_project") / "models" / "marts" / "_exposures.yml"
 MODEL_YAML_DIRS = (Path("dbt_project") / "models", Path("models_py"))
@@ -158,12 +158,12 @@ class ServedCache:
     tables: list[str]
     interval: float = DEFAULT_INTERVAL_SECONDS
     max_mb: float = field(
-        default_factory=lambda: float(os.environ.get("LAKEHOUSE_SERVER_CACHE_MAX_MB", DEFAULT_MAX_MB))
+        default_factory=lambda: env_number("LAKEHOUSE_SERVER_CACHE_MAX_MB", DEFAULT_MAX_MB, float)
     )
     # table -> key column, for the tables kept in a lookup index (empty: no index)
     lookups: dict[str, str] = field(default_factory=dict)
     lookup_max_mb: float = field(
-        default_factory=lambda: float(os.environ.get("LAKEHOUSE_SERVER_LOOKUP_MAX_MB", DEFAULT_LOOKUP_MAX_MB))
+        default_factory=lambda: env_number("LAKEHOUSE_SERVER_LOOKUP_MAX_MB", DEFAULT_LOOKUP_MAX_MB, float)
     )
     served: dict[str, Served] = field(default_factory=dict)
 

@@ -35,7 +35,7 @@ from lastfm_lakehouse.serving.served_cache import (
     configured_tables,
     lookups_on,
 )
-from lastfm_lakehouse.settings import SparkSettings, lakehouse_home
+from lastfm_lakehouse.settings import SparkSettings, env_number, lakehouse_home
 from lastfm_lakehouse.spark_session import DELTA_EXTENSION, scheduler_conf
 
 DEFAULT_HOST = "127.0.0.1"
@@ -64,8 +64,8 @@ class ServerConfig:
         ldap_port = os.environ.get("LAKEHOUSE_LDAP_PORT", "3389")
         return cls(
             host=os.environ.get("LAKEHOUSE_SERVER_HOST", DEFAULT_HOST),
-            thrift_port=int(os.environ.get("LAKEHOUSE_THRIFT_PORT", DEFAULT_THRIFT_PORT)),
-            connect_port=int(os.environ.get("LAKEHOUSE_CONNECT_PORT", DEFAULT_CONNECT_PORT)),
+            thrift_port=int(env_number("LAKEHOUSE_THRIFT_PORT", DEFAULT_THRIFT_PORT)),
+            connect_port=int(env_number("LAKEHOUSE_CONNECT_PORT", DEFAULT_CONNECT_PORT)),
             home=lakehouse_home(),
             auth=os.environ.get("LAKEHOUSE_SERVER_AUTH", "none").strip().lower() or "none",
             ldap_url=os.environ.get("LAKEHOUSE_LDAP_URL", f"ldap://127.0.0.1:{ldap_port}"),

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from lastfm_lakehouse.serving import commands, credentials, jvm
-from lastfm_lakehouse.settings import lakehouse_home
+from lastfm_lakehouse.settings import env_number, lakehouse_home
 
 ALIAS = "lakehouse-thrift"
 VALIDITY_DAYS = 825  # the longest validity clients such as browsers and macOS accept
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             made = create(files, os.environ.get("LAKEHOUSE_SERVER_HOST", "127.0.0.1"), force=args.force)
             print(("created" if made else "kept") + f" the Thrift keystore {files.keystore}")
         print(f"clients trust {files.certificate} (PEM) or {files.truststore} (Java truststore)")
-        port = int(os.environ.get("LAKEHOUSE_THRIFT_PORT", "10000"))
+        port = int(env_number("LAKEHOUSE_THRIFT_PORT", 10000))
         print(f"beeline -u '{beeline_url('localhost', port, files)}'")
         return 0
 

@@ -34,6 +34,7 @@ class SessionPythonJobHelper(PythonJobHelper):
         return get_or_create(self.credentials.spark_settings())
 
     def submit(self, compiled_code: str) -> None:
+        from lastfm_lakehouse import progress
         from lastfm_lakehouse.materialised import held_for
 
         _import_pyspark_ml()
@@ -42,7 +43,7 @@ class SessionPythonJobHelper(PythonJobHelper):
         namespace: dict[str, Any] = {"spark": spark, "__name__": "__dbt_python_model__"}
         try:
             # the compiled code ends with dbt's write: what the model materialised is kept until then
-            with held_for(self.name):
+            with held_for(self.name), progress.model_scope(self.name, spark):
                 exec(compile(compiled_code, filename, "exec"), namespace)
         except Exception as exc:
             frames = traceback.format_exception(exc)
