@@ -244,13 +244,11 @@ def run_readme_blocks(env: dict[str, str]) -> None:
                 f"README command failed: {line}\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
             )
             assert done.stdout.strip(), f"README command printed nothing: {line}"
-            if " listeners " in command or " artists " in command:
+            if " listeners " in command:
+                filled["<sha1>"] = re.findall(r"\b[0-9a-f]{40}\b", done.stdout)[0]
+            if " artists " in command:  # names hold spaces: read them from the same command's --tsv
                 table = run(["bash", "-c", command.split("#")[0] + " --tsv"], env)
                 first = pd.read_csv(io.StringIO(table.stdout), sep="\t", keep_default_na=False)
-                if " listeners " in command:
-                    filled["<sha1>"] = first.user_sha1.iloc[0]
-                    assert first.user_sha1.iloc[0] in done.stdout
-                else:
-                    filled["<artist>"], filled["<other artist>"] = first.artist_name.iloc[:2]
+                filled["<artist>"], filled["<other artist>"] = first.artist_name.iloc[:2]
             if "recommend" in command:
                 assert "because" in done.stdout, done.stdout

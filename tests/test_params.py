@@ -72,3 +72,22 @@ def test_the_comparison_als_takes_its_own_iterations_and_names_a_bad_var() -> No
         params.with_var("max_iter", key, 0)
     with pytest.raises(ValueError, match="'als_comparison_max_iter' is missing"):
         params.with_var("max_iter", key, None)
+
+
+def test_every_params_default_is_its_dbt_var_default() -> None:
+    # a default written twice must not disagree (AlsParams.rank was 32 while var als_rank was 16)
+    import dataclasses
+
+    import yaml
+
+    from lastfm_lakehouse.recommenders.als import AlsParams
+    from lastfm_lakehouse.recommenders.knn import KnnParams
+    from lastfm_lakehouse.recommenders.lsh import LshParams
+
+    from .conftest import REPO
+
+    project_vars = yaml.safe_load((REPO / "dbt_project" / "dbt_project.yml").read_text())["vars"]
+    for params in (AlsParams, KnnParams, LshParams):
+        defaults = {f.name: f.default for f in dataclasses.fields(params)}
+        for field, var in params.CONFIG_KEYS.items():
+            assert defaults[field] == project_vars[var], f"{params.__name__}.{field} vs var {var}"

@@ -34,7 +34,7 @@ class AlsParams(ModelParams):
         "blocks": "als_num_blocks",
     }
 
-    rank: int = 32
+    rank: int = 16  # = var als_rank (tests/test_params.py checks every default against its var)
     max_iter: int = 10
     reg_param: float = 0.1
     alpha: float = 40.0
