@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,3 +154,46 @@ def copy_real_excerpts(directory: Path) -> Path:
     shutil.copyfile(PLAYS_SAMPLE, directory / "usersha1-artmbid-artname-plays.tsv")
     shutil.copyfile(PROFILE_SAMPLE, directory / "usersha1-profile.tsv")
     return directory
+
+
+@dataclass
+class CliLakehouse:
+    """A lakehouse ``lastfm-lakehouse build`` (what ``make build`` runs) made in a process of its own."""
+
+    home: Path
+    raw: Path
+    env: dict[str, str]
+    build: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="session")
+def cli_lakehouse() -> Iterator[CliLakehouse]:
+    """Built once per test run and shared: ``test_cli`` checks the build and queries it as a user
+    does, then ``test_dashboards`` serves it to Superset (a second build of its own cost ~100 s).
+    In /tmp, not pytest's private tmp: the server and Superset read it as separate processes."""
+    from lastfm_lakehouse.data import generate
+
+    home = Path(tempfile.mkdtemp(prefix="lakehouse-cli-", dir="/tmp"))
+    raw = home / "raw"
+    generate.generate(raw, users=300, seed=7, progress=False)
+    env = {
+        **os.environ,
+        "LAKEHOUSE_HOME": str(home / "lakehouse"),
+        "LAKEHOUSE_DRIVER_MEMORY": "2g",
+        "LASTFM_RAW_DIR": str(raw),
+    }
+    for name in ("LASTFM_SCHEMA", "DBT_TARGET", "LAKEHOUSE_SPARK_MASTER", "LAKEHOUSE_METASTORE_URL"):
+        env.pop(name, None)
+    build = subprocess.run(
+        [sys.executable, "-m", "lastfm_lakehouse.cli", "build"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+    )
+    try:
+        yield CliLakehouse(home / "lakehouse", raw, env, build)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

@@ -15,10 +15,9 @@ import pandas as pd
 import pytest
 
 from lastfm_lakehouse.cli import production_build_args, with_vars
-from lastfm_lakehouse.data import generate
 from lastfm_lakehouse.settings import PLAYS_FILE
 
-from .conftest import REPO
+from .conftest import REPO, CliLakehouse
 from .rawfiles import parse_plays
 
 
@@ -90,11 +89,10 @@ def test_missing_raw_files_fail_fast_and_say_which(env: dict[str, str], tmp_path
 
 
 @pytest.mark.spark
-def test_build_prints_data_and_tables_then_dbt_show_answers(env: dict[str, str], tmp_path: Path) -> None:
-    raw = tmp_path / "raw"
-    generate.generate(raw, users=120, seed=21, progress=False)
-    env["LASTFM_RAW_DIR"] = str(raw)
-    result = run([sys.executable, "-m", "lastfm_lakehouse.cli", "build"], env)
+def test_build_prints_data_and_tables_then_dbt_show_answers(
+    cli_lakehouse: CliLakehouse, tmp_path: Path
+) -> None:
+    raw, env, result = cli_lakehouse.raw, dict(cli_lakehouse.env), cli_lakehouse.build
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     expected = parse_plays(raw / PLAYS_FILE)
     assert f"raw data: ${'LASTFM_RAW_DIR'}: {raw}" in result.stderr
@@ -109,7 +107,7 @@ def test_build_prints_data_and_tables_then_dbt_show_answers(env: dict[str, str],
         f"plays     staged {len(expected.valid):>12,}   rejected {len(expected.rejected):>8,}"
         in result.stderr
     )
-    assert f"{tmp_path / 'home' / 'warehouse' / 'lastfm.db' / 'fct_plays'}" in result.stderr
+    assert f"{cli_lakehouse.home / 'warehouse' / 'lastfm.db' / 'fct_plays'}" in result.stderr
     pairs = expected.valid.groupby(["user_sha1", "artist_id"]).ngroups
 
     show = run(
@@ -244,11 +242,14 @@ def run_readme_blocks(env: dict[str, str]) -> None:
                 f"README command failed: {line}\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
             )
             assert done.stdout.strip(), f"README command printed nothing: {line}"
-            if " listeners " in command:
+            words = command.split("#")[0].split()
+            if "listeners" in words:
                 filled["<sha1>"] = re.findall(r"\b[0-9a-f]{40}\b", done.stdout)[0]
-            if " artists " in command:  # names hold spaces: read them from the same command's --tsv
-                table = run(["bash", "-c", command.split("#")[0] + " --tsv"], env)
+            if "artists" in words:  # names hold spaces: read them from the same command's --tsv
+                table = run(["bash", "-c", " ".join([*words, "--tsv"])], env)
                 first = pd.read_csv(io.StringIO(table.stdout), sep="\t", keep_default_na=False)
-                filled["<artist>"], filled["<other artist>"] = first.artist_name.iloc[:2]
-            if "recommend" in command:
+                # the README puts them in double quotes: escape what bash would expand there
+                quoted = [re.sub(r'(["$`\\])', r"\\\1", name) for name in first.artist_name.iloc[:2]]
+                filled["<artist>"], filled["<other artist>"] = quoted
+            if "recommend" in words or "show" in words:
                 assert "because" in done.stdout, done.stdout

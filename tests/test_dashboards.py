@@ -9,11 +9,9 @@ apt, as root) and skips, saying why, only where Chromium cannot be installed.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,9 +22,8 @@ import yaml
 from lastfm_lakehouse.dashboards import browser, bundle
 from lastfm_lakehouse.dashboards.api import Superset, SupersetError
 from lastfm_lakehouse.dashboards.superset_app import ADMIN, ADMIN_PASSWORD_FILE
-from lastfm_lakehouse.data import generate
 
-from .conftest import REPO
+from .conftest import REPO, CliLakehouse
 from .test_server import free_port, run
 
 pytestmark = pytest.mark.spark  # a dbt build and the server's JVM
@@ -42,7 +39,9 @@ def make(target: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def dashboards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def dashboards(
+    cli_lakehouse: CliLakehouse, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     installed = make("chromium")
     if installed.returncode != 0:
         pytest.skip(
@@ -52,47 +51,19 @@ def dashboards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     installed = make("superset")
     assert installed.returncode == 0, installed.stdout + installed.stderr
     install_seconds = time.monotonic() - started
-    home = Path(tempfile.mkdtemp(prefix="lakehouse-dashboards-", dir="/tmp"))
-    raw = home / "raw"
-    generate.generate(raw, users=300, seed=7, progress=False)
+    # the lakehouse make build made (shared with test_cli, which checks that build)
+    assert cli_lakehouse.build.returncode == 0, cli_lakehouse.build.stderr[-3000:]
+    home = cli_lakehouse.home
     env = {
-        **os.environ,
-        "LAKEHOUSE_HOME": str(home),
-        "LAKEHOUSE_DRIVER_MEMORY": "2g",
-        "LASTFM_RAW_DIR": str(raw),
+        **cli_lakehouse.env,
         "LAKEHOUSE_THRIFT_PORT": str(free_port()),
         "LAKEHOUSE_CONNECT_PORT": str(free_port()),
         "SUPERSET_PORT": str(free_port()),
         "SUPERSET_VENV": str(SUPERSET_VENV),
         "PYSPARK_PYTHON": sys.executable,
     }
-    for name in (
-        "LASTFM_SCHEMA",
-        "DBT_TARGET",
-        "LAKEHOUSE_SPARK_MASTER",
-        "LAKEHOUSE_METASTORE_URL",
-        "LAKEHOUSE_SERVER_AUTH",
-        "LAKEHOUSE_SERVER_TLS",
-        "SUPERSET_ADMIN_PASSWORD",
-    ):
+    for name in ("LAKEHOUSE_SERVER_AUTH", "LAKEHOUSE_SERVER_TLS", "SUPERSET_ADMIN_PASSWORD"):
         env.pop(name, None)
-    built = run(
-        [
-            sys.executable,
-            "-m",
-            "dbt.cli.main",
-            "build",
-            "--profiles-dir",
-            "../profiles",
-            "--exclude-resource-type",
-            "test",
-            "unit_test",
-        ],
-        env,
-        cwd=REPO / "dbt_project",
-        timeout=1500,
-    )
-    assert built.returncode == 0, built.stdout[-4000:]
     server = [sys.executable, "-m", "lastfm_lakehouse.serving.server"]
     superset = [sys.executable, "-m", "lastfm_lakehouse.dashboards.superset_app"]
     try:
@@ -112,7 +83,6 @@ def dashboards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
         logs = tmp_path_factory.mktemp("dashboards-logs")
         shutil.copytree(home / "logs", logs, dirs_exist_ok=True)
         print(f"\nserver and Superset logs in {logs}")
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def client(env: dict[str, str]) -> Superset:

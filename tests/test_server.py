@@ -393,15 +393,20 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
         thread.start()
     env = {**served, "LAKEHOUSE_SPARK_MASTER": "local[2]"}
     dbt = [sys.executable, "-m", "dbt.cli.main"]
-    reseed = run([*dbt, "seed", "--profiles-dir", "../profiles"], env, cwd=REPO / "dbt_project", timeout=600)
+    # the seed and the tables the readers read, republished by one embedded process (its data tests
+    # left out: the failing build below is the one that audits)
     rebuild = run(
         [
             *dbt,
-            "run",
+            "build",
             "--profiles-dir",
             "../profiles",
             "--select",
-            "fct_plays dim_users mart_als_factors mart_recommendations_als",
+            f"{SEED.split('.')[-1]} fct_plays dim_users mart_recommendations_als",
+            "--exclude-resource-type",
+            "test",
+            "--exclude-resource-type",
+            "unit_test",
         ],
         env,
         cwd=REPO / "dbt_project",
@@ -421,7 +426,6 @@ def test_readers_never_see_a_rebuild_and_the_server_sees_the_new_version(
     stop.set()
     for thread in readers:
         thread.join(timeout=120)
-    assert reseed.returncode == 0, reseed.stdout[-4000:]
     assert rebuild.returncode == 0, rebuild.stdout[-4000:]
     queries = next(answered)
     assert not failures, f"{len(failures)} failed of {queries + len(failures)}: {failures[:5]}"

@@ -258,7 +258,9 @@ def training_inputs(spark: Any, project: BuiltProject) -> dict[str, Any]:
     )
 
 
-def levers(spark: Any, project: BuiltProject, home: Path, iterations: int) -> dict[str, Any]:
+def levers(
+    spark: Any, project: BuiltProject, home: Path, iterations: int, numbers: str | None = None
+) -> dict[str, Any]:
     from lastfm_lakehouse.bench import levers
 
     config = project.config
@@ -274,6 +276,7 @@ def levers(spark: Any, project: BuiltProject, home: Path, iterations: int) -> di
         float(config["als_reg_param"]),
         float(config["als_alpha"]),
         say=say,
+        configs=levers.chosen(numbers),
     )
     ratings = "eval_plays_holdout_split where not is_holdout"
     return {"iterations": iterations, "ratings": ratings, "fits": rows}
@@ -321,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
         help="ALS iterations per Spark speed-lever fit (als_levers; 0 = skip the sweep; default %(default)s)",
     )
     parser.add_argument(
+        "--levers",
+        metavar="N,N",
+        help="only these levers of the sweep, by number (1-based; default: all of them)",
+    )
+    parser.add_argument(
         "--reuse-build", action="store_true", help="skip dbt build; read the figures of the last bench build"
     )
     parser.add_argument(
@@ -330,8 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra dbt build arguments, after --")
     args = parser.parse_args(argv)
+    from lastfm_lakehouse.bench import levers as lever_sweep
+
     try:
         users = users_for(args.scale)
+        lever_sweep.chosen(args.levers)  # a bad --levers fails now, not after the build
     except ValueError as exc:
         parser.error(str(exc))
     home = (args.home or repo_root() / ".lakehouse" / f"bench-{args.scale:g}").resolve()
@@ -394,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{steps - 1}/{steps} Spark ALS speed levers, one at a time "
             f"({args.lever_iterations} iterations each)"
         )
-        results["als_levers"] = levers(spark, project, home, args.lever_iterations)
+        results["als_levers"] = levers(spark, project, home, args.lever_iterations, args.levers)
     results["bench_wall_seconds"] = round(time.perf_counter() - started, 1)
     results["targets"] = report.targets(results)
     path = results_path(args.out, args.scale, dt.date.today(), table_format)

@@ -119,13 +119,32 @@ def fit_once(
     }
 
 
+def chosen(numbers: str | None) -> tuple[LeverConfig, ...]:
+    """The levers of SWEEP numbered in ``numbers`` ("1,2": 1-based, in SWEEP's order), or all."""
+    if not numbers:
+        return SWEEP
+    try:
+        picked = sorted({int(n) for n in numbers.split(",") if n.strip()})
+    except ValueError:
+        raise ValueError(f"--levers {numbers!r}: lever numbers 1..{len(SWEEP)}, comma-separated") from None
+    if not picked or picked[0] < 1 or picked[-1] > len(SWEEP):
+        raise ValueError(f"--levers {numbers!r}: lever numbers 1..{len(SWEEP)}, comma-separated")
+    return tuple(SWEEP[n - 1] for n in picked)
+
+
 def sweep(
-    ratings: Path, rank: int, iterations: int, reg: float, alpha: float, say: Any = print
+    ratings: Path,
+    rank: int,
+    iterations: int,
+    reg: float,
+    alpha: float,
+    say: Any = print,
+    configs: tuple[LeverConfig, ...] = SWEEP,
 ) -> list[dict[str, Any]]:
-    """Every configuration of SWEEP in its own process, in order."""
+    """Every configuration of ``configs`` (SWEEP) in its own process, in order."""
     rows = []
-    for i, config in enumerate(SWEEP, start=1):
-        say(f"  lever {i}/{len(SWEEP)}: {config.name}")
+    for i, config in enumerate(configs, start=1):
+        say(f"  lever {i}/{len(configs)}: {config.name}")
         command = [
             sys.executable, "-m", "lastfm_lakehouse.bench.levers", "fit", "--ratings", str(ratings),
             "--config", json.dumps(asdict(config)), "--rank", str(rank), "--iterations", str(iterations),
