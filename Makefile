@@ -59,7 +59,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: java blas $(STAMP)  ##- virtualenv with pinned dbt-core 1.11, dbt-spark, pyspark, delta-spark (+ its jars), sqlfluff, pytest
 	@if [ "$${LASTFM_TABLE_FORMAT:-delta}" != parquet ]; then \
-		$(BIN)/python -m lastfm_lakehouse.delta_jars fetch \
+		$(BIN)/lastfm-lakehouse delta-jars fetch \
 			|| echo "WARNING: builds on Delta (the default) stop until Delta's jars are there; LASTFM_TABLE_FORMAT=parquet builds without them"; \
 	fi
 
@@ -79,10 +79,10 @@ lint: setup  ## ruff + sqlfluff (dbt templater, sparksql dialect), zero violatio
 	cd dbt_project && LAKEHOUSE_HOME=$${LINT_LAKEHOUSE_HOME:-$(CURDIR)/.lakehouse/lint} ../$(BIN)/sqlfluff lint models ../models_py tests analyses --processes 1
 
 generate: setup  ##- synthetic raw files: make generate USERS=359347 SEED=360 OUT=data/generated
-	$(BIN)/python -m lastfm_lakehouse.data.generate --users $(USERS) --seed $(SEED) --out $(OUT)
+	$(BIN)/lastfm-lakehouse generate --users $(USERS) --seed $(SEED) --out $(OUT)
 
 docs: setup  ## the documentation site (docs/site/) and dbt's catalogue (dbt docs generate, from the built lakehouse)
-	$(BIN)/python -m lastfm_lakehouse.docs_site build
+	$(BIN)/lastfm-lakehouse docs build
 	$(BIN)/dbt docs generate $(DBT_DIRS)
 
 vacuum: setup  ## Delta retention: remove files no version within var delta_retention_days (7) needs
@@ -95,28 +95,28 @@ clean: clean-lakehouse  ## remove the lakehouse (warehouse, metastore), dbt's ta
 	rm -rf dbt_project/target dbt_project/logs data/generated
 
 serve: setup  ## start the Thrift (JDBC/ODBC, :10000) + Spark Connect (:15002) server (idempotent)
-	$(BIN)/python -m lastfm_lakehouse.serving.server start
+	$(BIN)/lastfm-lakehouse serve
 
 stop:  ## stop the server
-	$(BIN)/python -m lastfm_lakehouse.serving.server stop
+	$(BIN)/lastfm-lakehouse stop
 
 status:  ## is the server up, on which ports, where is its log
-	$(BIN)/python -m lastfm_lakehouse.serving.server status
+	$(BIN)/lastfm-lakehouse status
 
 metastore: setup  ##- PostgreSQL metastore for server + builds at once (then export LAKEHOUSE_METASTORE_URL)
-	$(BIN)/python -m lastfm_lakehouse.serving.metastore up
+	$(BIN)/lastfm-lakehouse metastore up
 
 metastore-stop:  ##- stop the PostgreSQL metastore
-	$(BIN)/python -m lastfm_lakehouse.serving.metastore down
+	$(BIN)/lastfm-lakehouse metastore down
 
 directory: setup  ##- LDAP directory (Debian slapd) for the server's password checks (then LAKEHOUSE_SERVER_AUTH=ldap)
-	$(BIN)/python -m lastfm_lakehouse.serving.directory up
+	$(BIN)/lastfm-lakehouse directory up
 
 tls: setup  ##- TLS keystore for the Thrift port (keytool; then LAKEHOUSE_SERVER_TLS=on)
-	$(BIN)/python -m lastfm_lakehouse.serving.tls create
+	$(BIN)/lastfm-lakehouse tls create
 
 directory-stop:  ##- stop the LDAP directory
-	$(BIN)/python -m lastfm_lakehouse.serving.directory down
+	$(BIN)/lastfm-lakehouse directory down
 
 $(SUPERSET_STAMP): $(SUPERSET_REQUIREMENTS)
 	@test -x $(SUPERSET_VENV)/bin/python || $(PYTHON) -m venv $(SUPERSET_VENV)
@@ -139,21 +139,21 @@ chromium:  ##- headless Chromium + chromedriver for the dashboards' browser test
 	fi
 
 dashboards: setup superset serve  ## Superset on 127.0.0.1:8088 with the three dashboards, on the built lakehouse
-	SUPERSET_VENV=$(abspath $(SUPERSET_VENV)) $(BIN)/python -m lastfm_lakehouse.dashboards.superset_app up
+	SUPERSET_VENV=$(abspath $(SUPERSET_VENV)) $(BIN)/lastfm-lakehouse dashboards up
 
 dashboards-stop:  ## stop Superset (the server stays up: make stop)
-	$(BIN)/python -m lastfm_lakehouse.dashboards.superset_app down
+	$(BIN)/lastfm-lakehouse dashboards down
 
 dashboards-screenshots: dashboards chromium  ##- the dashboards pages' screenshots, from the running dashboards
-	$(BIN)/python -m lastfm_lakehouse.dashboards.browser --out $(SCREENSHOTS)
+	$(BIN)/lastfm-lakehouse screenshots --out $(SCREENSHOTS)
 
 bench-serve: setup  ## 8 clients x 60 s of point lookups over Thrift against the built lakehouse (starts the server)
-	$(BIN)/python -m lastfm_lakehouse.serving.server start
-	$(BIN)/python -m lastfm_lakehouse.bench.serving --clients $(or $(BENCH_CLIENTS),8) --seconds $(or $(BENCH_SECONDS),60) \
+	$(BIN)/lastfm-lakehouse serve
+	$(BIN)/lastfm-lakehouse bench-serve --clients $(or $(BENCH_CLIENTS),8) --seconds $(or $(BENCH_SECONDS),60) \
 		$(if $(BENCH_LABEL),--label $(BENCH_LABEL)) $(if $(BENCH_DURING),--during "$(BENCH_DURING)") \
 		$(if $(BENCH_SESSION_PER_QUERY),--session-per-query)
-	$(BIN)/python -m lastfm_lakehouse.docs_site generate
+	$(BIN)/lastfm-lakehouse docs generate
 
 bench: setup  ## full-size build + ALS head-to-head -> bench/results/<date>.json|.md (make bench SCALE=0.1)
-	$(BIN)/python -m lastfm_lakehouse.bench.build --scale $(SCALE) $(BENCH_ARGS)
-	$(BIN)/python -m lastfm_lakehouse.docs_site generate
+	$(BIN)/lastfm-lakehouse bench --scale $(SCALE) $(BENCH_ARGS)
+	$(BIN)/lastfm-lakehouse docs generate

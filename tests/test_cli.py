@@ -253,3 +253,28 @@ def run_readme_blocks(env: dict[str, str]) -> None:
                 filled["<artist>"], filled["<other artist>"] = quoted
             if "recommend" in words or "show" in words:
                 assert "because" in done.stdout, done.stdout
+
+
+def test_one_command_lists_every_operation_and_make_targets_are_aliases_of_it() -> None:
+    from lastfm_lakehouse.cli import LISTENER_COMMANDS, OPERATIONS
+
+    listed = run([sys.executable, "-m", "lastfm_lakehouse.cli", "--help"], dict(os.environ), timeout=60)
+    assert listed.returncode == 0
+    everything = ("build", "data", *LISTENER_COMMANDS, *OPERATIONS)
+    for name in everything:
+        assert re.search(rf"^\s+{re.escape(name)}\s", listed.stdout, flags=re.MULTILINE), name
+    for name, operation in OPERATIONS.items():  # every command reaches a module with a main(argv)
+        module = __import__(operation.module, fromlist=["main"])
+        assert callable(module.main), name
+    makefile = (REPO / "Makefile").read_text()
+    used = set(re.findall(r"\$\(BIN\)/lastfm-lakehouse ([a-z-]+)", makefile))
+    assert used >= {"build", "serve", "stop", "status", "dashboards", "bench", "bench-serve", "docs"}
+    assert used <= set(everything), used - set(everything)
+    assert "python -m lastfm_lakehouse.serving" not in makefile
+
+
+def test_an_operation_gets_the_users_arguments_and_its_own_errors() -> None:
+    refused = run([sys.executable, "-m", "lastfm_lakehouse.cli", "bench", "--scale", "5"], dict(os.environ))
+    assert refused.returncode == 2 and "--scale must be in (0, 1], got 5.0" in refused.stderr
+    helped = run([sys.executable, "-m", "lastfm_lakehouse.cli", "metastore", "--help"], dict(os.environ))
+    assert helped.returncode == 0 and "{up,down,status,url}" in helped.stdout

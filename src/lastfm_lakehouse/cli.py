@@ -1,4 +1,4 @@
-"""``lastfm-lakehouse``: the commands behind ``make build``.
+"""``lastfm-lakehouse``: every operation of the lakehouse, one command (``make`` targets are aliases).
 
     lastfm-lakehouse build [--users N] [--seed S] [--unit-tests] [-- extra dbt build arguments]
     lastfm-lakehouse data          # which raw data a build would use
@@ -6,6 +6,12 @@
     lastfm-lakehouse recommend --user <sha1> -n 10           # a listener in the data (served.py)
     lastfm-lakehouse artists -n 5                            # the most listened artists
     lastfm-lakehouse recommend "radiohead" "muse=3" -n 10   # a new listener (see listener.py)
+    lastfm-lakehouse serve | stop | status                   # the Thrift + Spark Connect server
+    lastfm-lakehouse metastore up | down | url               # PostgreSQL metastore
+    lastfm-lakehouse directory up | down | password          # LDAP directory
+    lastfm-lakehouse dashboards up | down                    # Superset
+    lastfm-lakehouse bench --scale 0.1                       # full-size build benchmark
+    lastfm-lakehouse <command> --help                        # each command's own options
 
 ``build`` finds the raw files (see ``raw_data``), generates a default-size synthetic dataset when
 there are none, runs ``dbt build`` in this process (dbt's programmatic ``dbtRunner``) and then, in
@@ -15,6 +21,9 @@ It is the production build, so dbt's unit tests are left out (``--exclude-resour
 as dbt Labs recommends: their inputs are static, so they prove nothing new about the data and only
 cost time); the data tests all run. ``make test`` runs the unit tests on every build it makes, and
 ``--unit-tests`` (``make build UNIT_TESTS=1``) runs them here too.
+
+The other commands hand their arguments to the module that does the work (``python -m <module>``
+works as before); ``OPERATIONS`` lists them.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -245,6 +255,35 @@ def show_data(_: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Operation:
+    """A command carried out by another module's ``main(argv)``, with ``args`` put before the user's."""
+
+    module: str
+    help: str
+    args: tuple[str, ...] = ()
+
+
+OPERATIONS = {
+    "serve": Operation(
+        "lastfm_lakehouse.serving.server", "start the Thrift + Spark Connect server", ("start",)
+    ),
+    "stop": Operation("lastfm_lakehouse.serving.server", "stop the server", ("stop",)),
+    "status": Operation("lastfm_lakehouse.serving.server", "is the server up, on which ports", ("status",)),
+    "metastore": Operation("lastfm_lakehouse.serving.metastore", "PostgreSQL metastore: up | down | url"),
+    "directory": Operation("lastfm_lakehouse.serving.directory", "LDAP directory: up | down | password"),
+    "tls": Operation("lastfm_lakehouse.serving.tls", "TLS keystore for the Thrift port: create"),
+    "dashboards": Operation("lastfm_lakehouse.dashboards.superset_app", "Superset dashboards: up | down"),
+    "screenshots": Operation("lastfm_lakehouse.dashboards.browser", "the dashboards' screenshots (Chromium)"),
+    "bench": Operation("lastfm_lakehouse.bench.build", "full-size build benchmark (--scale 0.1)"),
+    "bench-serve": Operation("lastfm_lakehouse.bench.serving", "point lookups over Thrift (--clients 8)"),
+    "generate": Operation("lastfm_lakehouse.data.generate", "synthetic raw files (--users N --out DIR)"),
+    "docs": Operation("lastfm_lakehouse.docs_site", "the documentation site: build | generate"),
+    "delta-jars": Operation("lastfm_lakehouse.delta_jars", "fetch Delta Lake's jars (make setup): fetch"),
+}
+LISTENER_COMMANDS = ("recommend", "listeners", "artists")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lastfm-lakehouse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -278,9 +317,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser("listeners", help="listeners in the data, to try recommend --user on", add_help=False)
     commands.add_parser("artists", help="the most listened artists, for a new listener", add_help=False)
+    for name, operation in OPERATIONS.items():
+        commands.add_parser(name, help=operation.help, add_help=False)
     if argv is None:
         argv = sys.argv[1:]
-    if argv and argv[0] in ("recommend", "listeners", "artists"):
+    if argv and argv[0] in OPERATIONS:
+        import importlib
+
+        operation = OPERATIONS[argv[0]]
+        module = importlib.import_module(operation.module)
+        return int(module.main([*operation.args, *argv[1:]]) or 0)
+    if argv and argv[0] in LISTENER_COMMANDS:
         from lastfm_lakehouse.recommenders import listener
 
         if argv[0] == "recommend":
