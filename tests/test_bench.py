@@ -46,6 +46,8 @@ def test_make_bench_at_one_percent_writes_every_figure(tmp_path: Path) -> None:
     path = tmp_path / "results" / f"{dt.date.today().isoformat()}-scale-0.01-parquet.json"
     results = json.loads(path.read_text(encoding="utf-8"))
     assert results["table_format"] == "parquet" and results["commit"] != "unknown"
+    calibration = results["machine"]["calibration"]
+    assert calibration["seconds"] == min(calibration["runs"]) > 0 and len(calibration["runs"]) == 3
     assert results["build"]["warehouse_bytes"] > 0
     table = path.with_suffix(".md").read_text(encoding="utf-8")
     assert table in done.stdout
@@ -114,6 +116,17 @@ def test_make_bench_at_one_percent_writes_every_figure(tmp_path: Path) -> None:
         "levers",
     ):
         assert heading in table
+
+
+def test_the_calibration_is_a_fixed_workload_timed_best_of_n() -> None:
+    from lastfm_lakehouse.bench import calibration
+
+    timed = calibration.calibrate(repeats=2)
+    assert timed["workload"] == calibration.WORKLOAD
+    assert len(timed["runs"]) == 2 and timed["seconds"] == min(timed["runs"]) > 0
+    line = report._calibration({"machine": {"calibration": timed}, "build": {"wall_seconds": 100.0}})
+    assert line.startswith(f", calibration {timed['seconds']:.3f} s (sort 4M") and "x calibration" in line
+    assert report._calibration({"machine": {}}) == ""  # results from before the calibration
 
 
 def test_lever_numbers_pick_from_the_sweep_or_are_refused() -> None:

@@ -196,8 +196,8 @@ def bench_results_page(results: Path = REPO / "bench" / "results") -> str:
         return json.loads(path.read_text(encoding="utf-8"))
 
     builds = [
-        "| file | date | commit | format | users | build | peak RSS | exit |",
-        "|---|---|---|---|---|---|---|---|",
+        "| file | date | commit | format | users | build | peak RSS | exit | calibration |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     serves = [
         "| file | date | clients | session per query | q/s | p50 | p95 | errors |",
@@ -216,11 +216,13 @@ def bench_results_page(results: Path = REPO / "bench" / "results") -> str:
             continue
         build = data.get("build", {})
         peak = build.get("memory", {}).get("tree_peak_rss_mb")
+        timed = data.get("machine", {}).get("calibration", {}).get("seconds")
         builds.append(
             f"| {link} | {data.get('date', '')} | {str(data.get('commit', '—'))[:10]} | "
             f"{data.get('table_format', 'parquet')} | {data.get('dataset', {}).get('users', 0):,} | "
             f"{build.get('wall_seconds', 0):,.0f} s | "
-            f"{f'{peak / 1000:.2f} GB' if peak else '—'} | {build.get('exit_code', '')} |"
+            f"{f'{peak / 1000:.2f} GB' if peak else '—'} | {build.get('exit_code', '')} | "
+            f"{f'{timed:.3f} s' if timed else '—'} |"
         )
     return "\n".join(
         [
@@ -231,6 +233,8 @@ def bench_results_page(results: Path = REPO / "bench" / "results") -> str:
             "has every figure. Peak RSS: the build's process tree (dbt, the JVM, Python workers),",
             "1 GB = 1,000 MB.",
             "Files before 2026-12-07 record no commit and ran on Parquet (the only format then).",
+            "Calibration: a fixed single-threaded workload timed before the build (`bench.calibration`);",
+            "compare runs of different days or machines as build / calibration.",
             "",
             "## `make bench`: the build",
             "",

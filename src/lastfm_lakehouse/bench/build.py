@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lastfm_lakehouse import provenance
-from lastfm_lakehouse.bench import report
+from lastfm_lakehouse.bench import calibration, report
 from lastfm_lakehouse.bench.memory import MemorySampler
 from lastfm_lakehouse.cli import production_build_args
 from lastfm_lakehouse.settings import (
@@ -359,7 +359,13 @@ def main(argv: list[str] | None = None) -> int:
         "commit": provenance.git_commit(str(repo_root())),  # results say what they measured
         "table_format": table_format,
         "scale": args.scale,
-        "machine": {"cores": os.cpu_count(), "memory_gb": _memory_gb(), "platform": platform.platform()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gb": _memory_gb(),
+            "platform": platform.platform(),
+            # timed before the build, on the idle machine: compare runs as build / calibration
+            "calibration": calibration.calibrate(),
+        },
         "dataset": {
             "directory": str(raw_dir),
             "users": users,

@@ -128,7 +128,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"measured {results.get('measured_at', results['date'])}, "
         f"tables in {results.get('table_format', 'parquet')} "
         f"(warehouse {build.get('warehouse_bytes', 0) / 2**30:.2f} GiB after the build). "
-        f"Machine: {results['machine']['cores']} cores, {results['machine']['memory_gb']} GB. "
+        f"Machine: {results['machine']['cores']} cores, {results['machine']['memory_gb']} GB"
+        f"{_calibration(results)}. "
         f"`{build.get('command', 'dbt build')}` exit {build['exit_code']}, "
         f"{', '.join(f'{k} {v}' for k, v in nodes['statuses'].items())}; "
         f"bench total {results['bench_wall_seconds']:,.0f} s.",
@@ -256,3 +257,13 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{fit['blas']} | {fit['lapack']} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _calibration(results: dict[str, Any]) -> str:
+    """ ", calibration 1.234 s (build = N x)": the reference workload (bench.calibration), when timed."""
+    timed = results["machine"].get("calibration")
+    if not timed:
+        return ""
+    build = results.get("build", {}).get("wall_seconds") or 0
+    ratio = f"; build = {build / timed['seconds']:,.0f} x calibration" if timed["seconds"] else ""
+    return f", calibration {timed['seconds']:.3f} s ({timed['workload']}{ratio})"
