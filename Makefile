@@ -58,6 +58,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@rm -f $(VENV)/.installed-*; touch $@
 
 setup: java blas $(STAMP)  ##- virtualenv with pinned dbt-core 1.11, dbt-spark, pyspark, delta-spark (+ its jars), sqlfluff, pytest
+	@$(BIN)/lastfm-lakehouse jdbc-driver fetch \
+		|| echo "WARNING: no standalone Hive JDBC driver for BI tools (make test needs it too; beeline does not)"
 	@if [ "$${LASTFM_TABLE_FORMAT:-delta}" != parquet ]; then \
 		$(BIN)/lastfm-lakehouse delta-jars fetch \
 			|| echo "WARNING: builds on Delta (the default) stop until Delta's jars are there; LASTFM_TABLE_FORMAT=parquet builds without them"; \

@@ -159,6 +159,28 @@ def test_beeline_over_tls_with_a_password(guarded: dict[str, str]) -> None:
     assert "Could not open client transport" in plain.stderr + plain.stdout
 
 
+def test_a_bi_tool_connects_with_the_standalone_jdbc_driver_alone(guarded: dict[str, str]) -> None:
+    """The driver ``make setup`` fetched, alone on a Java program's class path (as in DBeaver or
+    Tableau), logs in over verified TLS with the URL the docs give; without TLS it is refused."""
+    from lastfm_lakehouse.serving import jdbc_driver
+
+    home = Path(guarded["LAKEHOUSE_HOME"])
+    port = int(guarded["LAKEHOUSE_THRIFT_PORT"])
+    password_file = credentials.secrets_dir(home) / credentials.password_file("bi")
+    client = [
+        "java", "-cp", str(jdbc_driver.jar()), str(Path(__file__).parent / "jdbc" / "JdbcQuery.java"),
+    ]  # fmt: skip
+    url = tls.beeline_url("localhost", port, tls.TlsFiles.from_env(home))
+    served = run([*client, url, "bi", str(password_file), "select 40 + 2 as answer"], guarded, timeout=180)
+    assert served.returncode == 0 and served.stdout.strip() == "42", served.stdout + served.stderr[-3000:]
+    plain = run(
+        [*client, f"jdbc:hive2://localhost:{port}/", "bi", str(password_file), "select 1"],
+        guarded,
+        timeout=180,
+    )
+    assert plain.returncode != 0 and "42" not in plain.stdout
+
+
 def test_spark_connect_wants_the_token(guarded: dict[str, str]) -> None:
     home = Path(guarded["LAKEHOUSE_HOME"])
     token = credentials.connect_token(home)

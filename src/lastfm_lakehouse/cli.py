@@ -279,6 +279,9 @@ OPERATIONS = {
     "bench-serve": Operation("lastfm_lakehouse.bench.serving", "point lookups over Thrift (--clients 8)"),
     "generate": Operation("lastfm_lakehouse.data.generate", "synthetic raw files (--users N --out DIR)"),
     "docs": Operation("lastfm_lakehouse.docs_site", "the documentation site: build | generate"),
+    "jdbc-driver": Operation(
+        "lastfm_lakehouse.serving.jdbc_driver", "the standalone Hive JDBC driver for BI tools: fetch | where"
+    ),
     "delta-jars": Operation("lastfm_lakehouse.delta_jars", "fetch Delta Lake's jars (make setup): fetch"),
 }
 LISTENER_COMMANDS = ("recommend", "listeners", "artists")

@@ -18,18 +18,15 @@ Maven Central: copy them there).
 from __future__ import annotations
 
 import importlib.metadata
-import shutil
 import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lastfm_lakehouse import maven
 from lastfm_lakehouse.settings import ENV_DELTA_JARS_DIR, ENV_TABLE_FORMAT
 
 SCALA = "2.13"
 GROUP = "io.delta"
-FETCH_TIMEOUT_SECONDS = 600
 
 
 class DeltaJarsMissing(RuntimeError):
@@ -66,7 +63,7 @@ class DeltaRelease:
 
     def default_dir(self) -> Path:
         """Beside the wheel they match: ``<virtualenv>/share/lastfm-lakehouse/delta-<version>``."""
-        return Path(sys.prefix) / "share" / "lastfm-lakehouse" / f"delta-{self.version}"
+        return maven.share_dir() / f"delta-{self.version}"
 
 
 def fallback_hint() -> str:
@@ -98,49 +95,16 @@ def jars(configured_dir: Path | None, release: DeltaRelease | None = None) -> li
 
 def fetch(release: DeltaRelease | None = None, destination: Path | None = None) -> Path:
     """The release's two jars in ``destination`` (its default folder), copied by Maven unless
-    already there. Written to a temporary folder first and moved into place, so a fetch that fails
-    half-way leaves no folder that looks complete."""
+    already there (``maven.copy``: a failed fetch leaves no folder that looks complete)."""
     release = release or DeltaRelease.installed()
     destination = destination or release.default_dir()
     if all((destination / name).is_file() for name in release.jar_names):
         return destination
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise DeltaJarsMissing(
-            f"mvn not found: cannot fetch {', '.join(release.coordinates)}. Install Maven (apt-get install "
-            f"maven), or copy the jars into {destination}, {fallback_hint()}"
-        )
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".fetch-") as scratch:
-        for coordinate in release.coordinates:
-            print(f"fetching {coordinate} (Maven Central, cached in ~/.m2)", flush=True)
-            done = subprocess.run(
-                [
-                    mvn,
-                    "--batch-mode",
-                    "--quiet",
-                    "dependency:copy",
-                    f"-Dartifact={coordinate}",
-                    f"-DoutputDirectory={scratch}",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=FETCH_TIMEOUT_SECONDS,
-                check=False,
-                cwd=scratch,
-            )
-            if done.returncode != 0:
-                tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
-                raise DeltaJarsMissing(
-                    f"mvn could not fetch {coordinate} (exit {done.returncode}):\n{tail}\n"
-                    f"Copy {' and '.join(release.jar_names)} into {destination}, {fallback_hint()}"
-                )
-        if destination.exists():
-            shutil.rmtree(destination)
-        Path(scratch).rename(destination)
-        # TemporaryDirectory's clean-up expects its folder: leave an empty one for it.
-        Path(scratch).mkdir()
-    return destination
+    instead = f"copy {' and '.join(release.jar_names)} into {destination}, {fallback_hint()}"
+    try:
+        return maven.copy(release.coordinates, destination, instead)
+    except maven.FetchFailed as exc:
+        raise DeltaJarsMissing(str(exc)) from exc
 
 
 def main(argv: list[str] | None = None) -> int:
