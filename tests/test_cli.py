@@ -29,6 +29,16 @@ def run(
     )
 
 
+def dbt_show(env: dict[str, str], sql: str, *options: str) -> subprocess.CompletedProcess:
+    """``dbt show --inline <sql>`` of the project, as a user runs it from dbt_project/."""
+    return run(
+        [sys.executable, "-m", "dbt.cli.main", "show", "--inline", sql, *options]
+        + ["--profiles-dir", "../profiles"],
+        env,
+        cwd=REPO / "dbt_project",
+    )
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     values = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "home"), "LAKEHOUSE_DRIVER_MEMORY": "2g"}
@@ -110,20 +120,7 @@ def test_build_prints_data_and_tables_then_dbt_show_answers(
     assert f"{cli_lakehouse.home / 'warehouse' / 'lastfm.db' / 'fct_plays'}" in result.stderr
     pairs = expected.valid.groupby(["user_sha1", "artist_id"]).ngroups
 
-    show = run(
-        [
-            sys.executable,
-            "-m",
-            "dbt.cli.main",
-            "show",
-            "--inline",
-            "select count(*) as n from {{ ref('fct_plays') }}",
-            "--profiles-dir",
-            "../profiles",
-        ],
-        env,
-        cwd=REPO / "dbt_project",
-    )
+    show = dbt_show(env, "select count(*) as n from {{ ref('fct_plays') }}")
     assert show.returncode == 0, show.stdout[-3000:]
     assert f"| {pairs} |" in show.stdout.replace(" ", " ")
 
@@ -178,23 +175,13 @@ def test_build_prints_data_and_tables_then_dbt_show_answers(
     assert unknown.returncode == 2 and "no artist named 'no such artist at all'" in unknown.stderr
 
     # a listener in the data: their served list is the mart's, as dbt show and a BI tool read it
-    mart = run(
-        [
-            sys.executable,
-            "-m",
-            "dbt.cli.main",
-            "show",
-            "--inline",
-            "select user_sha1, rank, artist_name from {{ ref('mart_recommendations_als') }}",
-            "--limit",
-            "-1",
-            "--output",
-            "json",
-            "--profiles-dir",
-            "../profiles",
-        ],
+    mart = dbt_show(
         env,
-        cwd=REPO / "dbt_project",
+        "select user_sha1, rank, artist_name from {{ ref('mart_recommendations_als') }}",
+        "--limit",
+        "-1",
+        "--output",
+        "json",
     )
     assert mart.returncode == 0, mart.stdout[-3000:]
     shown = mart.stdout[: mart.stdout.index('"show"')].rindex("{")
