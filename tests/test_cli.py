@@ -31,12 +31,8 @@ def run(
 
 def dbt_show(env: dict[str, str], sql: str, *options: str) -> subprocess.CompletedProcess:
     """``dbt show --inline <sql>`` of the project, as a user runs it from dbt_project/."""
-    return run(
-        [sys.executable, "-m", "dbt.cli.main", "show", "--inline", sql, *options]
-        + ["--profiles-dir", "../profiles"],
-        env,
-        cwd=REPO / "dbt_project",
-    )
+    command = [sys.executable, "-m", "dbt.cli.main", "show", "--inline", sql, *options]
+    return run([*command, "--profiles-dir", "../profiles"], env, cwd=REPO / "dbt_project")
 
 
 @pytest.fixture
