@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -118,6 +119,22 @@ def recommend(
     )
 
 
+def parse_output_options(
+    parser: argparse.ArgumentParser, argv: list[str] | None, rows: int
+) -> tuple[argparse.Namespace, str]:
+    """The options every lookup command shares (``-n``, ``--tsv``, ``--schema``) added to ``parser``;
+    its parsed arguments and the schema of the marts."""
+    parser.add_argument("-n", type=int, default=rows, help="how many rows (default %(default)s)")
+    parser.add_argument("--tsv", action="store_true", help="tab-separated output with a header, for scripts")
+    parser.add_argument(
+        "--schema", default=None, help="schema of the marts (default $LASTFM_SCHEMA or lastfm)"
+    )
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        parser.error("-n must be >= 1")
+    return args, args.schema or os.environ.get("LASTFM_SCHEMA", "lastfm")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lastfm-lakehouse recommend",
@@ -128,27 +145,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--user", metavar="SHA1", help="a listener in the data: their list from mart_recommendations_als"
     )
-    parser.add_argument("-n", type=int, default=20, help="how many artists (default %(default)s)")
-    parser.add_argument("--tsv", action="store_true", help="tab-separated output with a header, for scripts")
-    parser.add_argument(
-        "--schema", default=None, help="schema of the marts (default $LASTFM_SCHEMA or lastfm)"
-    )
-    args = parser.parse_args(argv)
+    args, schema = parse_output_options(parser, argv, rows=20)
     if bool(args.artists) == bool(args.user):
         parser.error("give either artists (a new listener) or --user SHA1 (a listener in the data)")
-    if args.n < 1:
-        parser.error("-n must be >= 1")
     try:
         tastes = [parse_taste(text) for text in args.artists]
         if args.user:
             served.parse_sha1(args.user)
     except ValueError as exc:
         parser.error(str(exc))
-    import os
-
     from lastfm_lakehouse.spark_session import get_or_create
 
-    schema = args.schema or os.environ.get("LASTFM_SCHEMA", "lastfm")
     spark = get_or_create()
     try:
         if args.user:
@@ -186,19 +193,9 @@ def listeners_main(argv: list[str] | None = None, what: str = "listeners") -> in
     """``lastfm-lakehouse listeners``: listeners in the data, to try ``recommend --user`` on;
     ``lastfm-lakehouse artists``: the most listened artists, for a new listener's ``recommend``."""
     parser = argparse.ArgumentParser(prog=f"lastfm-lakehouse {what}", description=listeners_main.__doc__)
-    parser.add_argument("-n", type=int, default=3 if what == "listeners" else 10, help="how many")
-    parser.add_argument("--tsv", action="store_true", help="tab-separated output with a header, for scripts")
-    parser.add_argument(
-        "--schema", default=None, help="schema of the marts (default $LASTFM_SCHEMA or lastfm)"
-    )
-    args = parser.parse_args(argv)
-    if args.n < 1:
-        parser.error("-n must be >= 1")
-    import os
-
+    args, schema = parse_output_options(parser, argv, rows=3 if what == "listeners" else 10)
     from lastfm_lakehouse.spark_session import get_or_create
 
-    schema = args.schema or os.environ.get("LASTFM_SCHEMA", "lastfm")
     lookup = served.listeners if what == "listeners" else served.artists
     try:
         result = lookup(get_or_create(), schema, args.n)
