@@ -81,6 +81,8 @@ def served() -> Iterator[dict[str, str]]:
         "LAKEHOUSE_MAX_RESULT_SIZE": "64m",
         # TLS on the Thrift port (a keystore the server start makes): every client here verifies it
         "LAKEHOUSE_SERVER_TLS": "on",
+        # what BI readers may read: the project's schemas and those of test_embedded_build_...'s build
+        "LAKEHOUSE_PUBLISHED_SCHEMAS": "lastfm,lastfm_*,side,side_*",
     }
     for name in ("LASTFM_SCHEMA", "DBT_TARGET", "LAKEHOUSE_SPARK_MASTER"):
         env.pop(name, None)

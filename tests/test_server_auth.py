@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,9 @@ def guarded() -> Iterator[dict[str, str]]:
         "LAKEHOUSE_THRIFT_PORT": str(free_port()),
         "LAKEHOUSE_CONNECT_PORT": str(free_port()),
         "SPARK_LOCAL_IP": "127.0.0.1",
+        # short, so that test_idle_sessions_and_results_are_reaped need not wait an hour
+        "LAKEHOUSE_IDLE_SESSION_SECONDS": "40",
+        "LAKEHOUSE_IDLE_OPERATION_SECONDS": "20",
     }
     for name in (
         "LAKEHOUSE_METASTORE_URL",
@@ -74,8 +78,13 @@ def guarded() -> Iterator[dict[str, str]]:
         run([sys.executable, "-m", "lastfm_lakehouse.serving.directory", "down"], env, timeout=60)
 
 
-def password(env: dict[str, str]) -> str:
-    return credentials.password_of("bi", Path(env["LAKEHOUSE_HOME"])) or ""
+def password(env: dict[str, str], user: str = "bi") -> str:
+    return credentials.password_of(user, Path(env["LAKEHOUSE_HOME"])) or ""
+
+
+def login_as(env: dict[str, str], user: str) -> dict[str, str]:
+    """``bi`` is in the directory's reader group, ``dbt`` in its builder group."""
+    return {"username": user, "password": password(env, user), "auth": "LDAP"}
 
 
 def connect(guarded: dict[str, str], login: dict[str, str], use_tls: bool = True) -> Any:
@@ -224,7 +233,7 @@ def test_dbt_over_the_guarded_server_reads_its_password_from_the_secret_file(
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:]
-    secret = password(guarded)
+    secret = password(guarded, "dbt")  # the profile's user: the builder
     logs = [
         Path(guarded["LAKEHOUSE_HOME"]) / "logs" / "server.log",
         REPO / "dbt_project" / "logs" / "dbt.log",
@@ -233,3 +242,146 @@ def test_dbt_over_the_guarded_server_reads_its_password_from_the_secret_file(
         if log.exists():
             assert secret not in log.read_text(errors="replace"), f"the password is in {log}"
     assert secret not in result.stdout + result.stderr
+
+
+def test_a_reader_may_only_read_the_published_schemas(guarded: dict[str, str]) -> None:
+    """The BI account (reader group) SELECTs, SHOWs, DESCRIBEs, USEs and EXPLAINs the published
+    schema; every statement of the issue's hostile list is refused by the server with the rule it
+    broke, and nothing it tried changed anything. The builder (dbt) may do what the reader may not."""
+    home = Path(guarded["LAKEHOUSE_HOME"])
+    builder = connect(guarded, login_as(guarded, "dbt")).cursor()
+    for statement in (
+        "create database if not exists lastfm",
+        "create table if not exists lastfm.roles_probe using parquet as select 1 as x",
+        "create table if not exists default.unpublished_probe using parquet as select 2 as y",
+        "create table if not exists lastfm.delta_probe using delta as select 4 as w",
+    ):
+        builder.execute(statement)
+    builder.execute("describe detail lastfm.delta_probe")
+    detail = dict(zip([column[0] for column in builder.description], builder.fetchone(), strict=True))
+    reader = connect(guarded, login_as(guarded, "bi")).cursor()
+    allowed = {
+        "select x from lastfm.roles_probe": [(1,)],
+        "select count(*) from lastfm.roles_probe where x in (select x from lastfm.roles_probe)": [(1,)],
+        "use lastfm": None,
+        "show tables in lastfm": None,
+        "describe lastfm.roles_probe": None,
+        "explain select * from lastfm.roles_probe": None,
+        "show databases": None,
+        "set spark.sql.session.timeZone=UTC": None,
+    }
+    for statement, rows in allowed.items():
+        reader.execute(statement)
+        answer = reader.fetchall()
+        assert rows is None or answer == rows, (statement, answer)
+    target = home / "written-by-a-reader"
+    hostile = {
+        f"select * from text.`{home}/secrets/bi.password`": "files by path",
+        "select * from csv.`/etc/passwd`": "files by path",
+        f"select * from delta.`{detail['location']}`": "files by path",
+        "create temporary view passwd using csv options (path '/etc/passwd')": "not run",
+        "drop table lastfm.roles_probe": "not run",
+        "insert into lastfm.roles_probe select 2": "not run",
+        f"insert overwrite local directory '{target}' select * from lastfm.roles_probe": "not run",
+        f"insert overwrite directory '{target}' using csv select 1": "not run",
+        "create table lastfm.reader_table (x int)": "not run",
+        "create database reader_database": "not run",
+        "cache table lastfm.roles_probe": "not run",
+        "add jar /tmp/reader.jar": "not run",
+        "create function reader_function as 'java.lang.String'": "not run",
+        "select reflect('java.lang.System', 'getProperty', 'user.name')": "Java methods",
+        "select java_method('java.lang.System', 'getenv', 'HOME')": "Java methods",
+        "select * from default.unpublished_probe": "published schemas",
+        "set spark.sql.thriftServer.queryTimeout=0": "SET",
+        "set spark.sql.runSQLOnFiles=true": "SET",
+        "set spark.sql.catalog.pg=org.apache.spark.sql.execution.datasources.v2.jdbc.JDBCTableCatalog": "SET",
+        "set spark.connect.authenticate.token": "SET",
+        "set": "SET",
+        "reset": "not run",
+        "explain drop table lastfm.roles_probe": "EXPLAIN",
+    }
+    # a new Delta version: the reader's query makes Delta read the new commit (by path, in the
+    # reader's session), which the rule must let through
+    builder.execute("insert into lastfm.delta_probe select 5")
+    reader.execute("select w from lastfm.delta_probe order by w")
+    assert reader.fetchall() == [(4,), (5,)]
+    for statement, rule in hostile.items():
+        with pytest.raises(Exception) as refused:
+            reader.execute(statement)
+            reader.fetchall()
+        message = str(refused.value)
+        assert "lakehouse authorization: refused for user 'bi' (role reader)" in message, (statement, message)
+        assert rule in message, (statement, message)
+    assert not target.exists()
+    builder.execute("select x from lastfm.roles_probe")
+    assert builder.fetchall() == [(1,)]  # neither dropped nor written to
+    builder.execute("show databases")
+    assert "reader_database" not in {row[0] for row in builder.fetchall()}
+    # the builder may: a table, a setting, reflection
+    builder.execute("create table lastfm.builder_probe using parquet as select 3 as z")
+    builder.execute("drop table lastfm.builder_probe")
+    builder.execute("set spark.sql.shuffle.partitions=3")
+    # settings handed over when the session opens (HiveServer2's `set:hiveconf:` session settings,
+    # which Spark applies to the session) are refused too, at the first statement (PyHive's own
+    # `use default` when it connects)
+    for setting, value in (
+        ("spark.sql.thriftServer.queryTimeout", "0"),
+        ("spark.sql.thriftServer.interruptOnCancel", "false"),
+    ):
+        with pytest.raises(Exception, match=f"readers may not change server settings: {setting}"):
+            clients.hive_connection(
+                "127.0.0.1",
+                int(guarded["LAKEHOUSE_THRIFT_PORT"]),
+                login_as(guarded, "bi"),
+                use_tls=True,
+                home=home,
+                configuration={f"set:hiveconf:{setting}": value},
+            ).cursor().execute("select x from lastfm.roles_probe")
+    # a DN for a user name is refused (whether at login or at the first statement)
+    dn = {**login_as(guarded, "bi"), "username": "uid=bi,ou=people,dc=lakehouse,dc=local"}
+    with pytest.raises(Exception, match=r"(?i)plain user name|login|auth|sasl|closed|peer|read 0 bytes"):
+        connect(guarded, dn).cursor().execute("select x from lastfm.roles_probe")
+
+
+def test_no_secret_on_a_command_line_or_in_a_system_property(guarded: dict[str, str]) -> None:
+    """Every process's command line (the server's JVM and its Python parent, slapd) holds none of
+    the secrets, and the server's JVM system properties hold none either."""
+    home = Path(guarded["LAKEHOUSE_HOME"])
+    folder = credentials.secrets_dir(home)
+    secrets = {path.name: path.read_text().strip() for path in folder.iterdir() if path.is_file()}
+    expected = {"connect.token", "bi.password", "dbt.password", "keystore.password", "ldap-server.password"}
+    assert expected <= set(secrets), sorted(secrets)
+    assert all(len(value) >= 16 for value in secrets.values())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone, or not ours to read
+            continue
+        for name, value in secrets.items():
+            assert value not in cmdline, f"{name} is on the command line of pid {proc.name}: {cmdline[:200]}"
+    builder = connect(guarded, login_as(guarded, "dbt")).cursor()
+    builder.execute("select java_method('java.lang.System', 'getProperties')")
+    properties = builder.fetchone()[0]
+    assert "hive.server2.authentication.ldap.url" in properties  # the probe reads what it should
+    for name, value in secrets.items():
+        assert value not in properties, f"{name} is a JVM system property"
+
+
+def test_idle_sessions_and_results_are_reaped(guarded: dict[str, str]) -> None:
+    """A BI session left idle past LAKEHOUSE_IDLE_SESSION_SECONDS is closed by the server, and so is
+    a result nobody fetched past LAKEHOUSE_IDLE_OPERATION_SECONDS; a new session works."""
+    idle = connect(guarded, login_as(guarded, "bi")).cursor()
+    idle.execute("select 1")
+    assert idle.fetchall() == [(1,)]
+    unfetched = connect(guarded, login_as(guarded, "bi")).cursor()
+    unfetched.execute("select id from range(1000)")
+    time.sleep(int(guarded["LAKEHOUSE_IDLE_SESSION_SECONDS"]) + 15)
+    with pytest.raises(Exception, match=r"(?i)invalid|handle|session|closed"):
+        idle.execute("select 2")
+    with pytest.raises(Exception, match=r"(?i)invalid|handle|operation|closed|session"):
+        unfetched.fetchall()
+    fresh = connect(guarded, login_as(guarded, "bi")).cursor()
+    fresh.execute("select 3")
+    assert fresh.fetchall() == [(3,)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -198,9 +199,31 @@ def get_or_create(
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     for sub in ("warehouse", "tmp"):
         (settings.home / sub).mkdir(parents=True, exist_ok=True)
+    conf = {**spark_conf(settings), **(extra_conf or {})}
+    launch_jvm(conf)
     builder = SparkSession.builder.enableHiveSupport()
-    for key, value in {**spark_conf(settings), **(extra_conf or {})}.items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
     log.info("starting Spark (master %s) with the lakehouse at %s", settings.master, settings.home)
     session = builder.getOrCreate()
     return session
+
+
+# Spark conf keys whose values are secrets (Spark's own spark.redaction.regex, plus "credential").
+SECRET_KEY = re.compile(r"(?i)secret|password|token|access[.]?key|credential")
+
+
+def launch_jvm(conf: dict[str, str]) -> None:
+    """Start the driver JVM with every setting of ``conf`` but its secrets.
+
+    PySpark starts the JVM with ``spark-submit --conf key=value`` for each setting it is given, so
+    every setting is on the process's command line (``/proc/<pid>/cmdline``, ``ps``) and becomes a
+    JVM system property (which SQL's ``java_method`` could read). Started here first, without the
+    secrets, the JVM gets them afterwards in the SparkConf the session is built from, in memory
+    alone. Hand-written because PySpark offers no other way in (``--properties-file`` would still
+    turn them into system properties)."""
+    from pyspark import SparkConf, SparkContext
+
+    public = SparkConf(loadDefaults=False)
+    public.setAll([(key, value) for key, value in conf.items() if not SECRET_KEY.search(key)])
+    SparkContext._ensure_initialized(conf=public)

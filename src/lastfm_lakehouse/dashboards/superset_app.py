@@ -6,12 +6,13 @@ installs it) so its pins never meet dbt's or pyspark's. Its state lives in
 ``$LAKEHOUSE_HOME/logs/superset.log``. ``up`` is idempotent: it initialises what is missing, starts
 Superset when it is not running, and (re)imports the checked-in dashboards every time.
 
-  up      initialise, start, import the dashboards, print their URLs
-  down    stop Superset
-  status  is it up, where, where is its log
+  up        initialise, start, import the dashboards, print their URLs
+  down      stop Superset
+  status    is it up, where, where is its log
+  password  print the admin's password (nothing else prints it: not ``up``, not a log)
 
 The admin is ``admin``; the password is ``SUPERSET_ADMIN_PASSWORD`` when set, otherwise generated
-once, printed once and kept in ``$LAKEHOUSE_HOME/secrets/superset-admin.password``.
+once and kept in ``$LAKEHOUSE_HOME/secrets/superset-admin.password`` (mode 600).
 """
 
 from __future__ import annotations
@@ -164,6 +165,11 @@ def admin_password(home: Path) -> tuple[str, bool]:
         return secret(ADMIN_PASSWORD_FILE, given, home), False
     fresh = not (secrets_dir(home) / ADMIN_PASSWORD_FILE).exists()
     return secret(ADMIN_PASSWORD_FILE, home=home), fresh
+
+
+def print_password(config: SupersetConfig) -> int:
+    print(admin_password(config.home)[0])
+    return 0
 
 
 def running_pid(config: SupersetConfig) -> int | None:
@@ -351,8 +357,11 @@ def up(config: SupersetConfig) -> int:
     provision(config, password)
     where = secrets_dir(config.home) / ADMIN_PASSWORD_FILE
     if generated:
-        print(f"superset: generated the admin's password (shown this once, kept in {where}): {password}")
-    print(f"Superset: {config.url}  (log in as {ADMIN}; password in {where})")
+        print(f"superset: generated the admin's password into {where}")
+    print(
+        f"Superset: {config.url}  (log in as {ADMIN}; `lastfm-lakehouse dashboards password` prints "
+        "the password)"
+    )
     for slug, dashboard in bundle.dashboards().items():
         print(f"  {dashboard['dashboard_title']:<16} {config.url}/superset/dashboard/{slug}/")
     return 0
@@ -388,9 +397,11 @@ def status(config: SupersetConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = commands.parse("lastfm_lakehouse.dashboards.superset_app", __doc__, ("up", "down", "status"), argv)
+    args = commands.parse(
+        "lastfm_lakehouse.dashboards.superset_app", __doc__, ("up", "down", "status", "password"), argv
+    )
     config = SupersetConfig.from_env()
-    action = {"up": up, "down": down, "status": status}[args.command]
+    action = {"up": up, "down": down, "status": status, "password": print_password}[args.command]
     return commands.run(lambda: action(config), (DashboardsError, SupersetError))
 
 

@@ -2,8 +2,10 @@
 file per secret, mode 600, created on first use. Secrets go to programs through these files (or
 ``DBT_ENV_SECRET_*`` variables, which dbt scrubs from its logs), never on a command line.
 
-* ``<user>.password``: a BI user's LDAP password (``make directory`` creates ``bi``'s);
+* ``<user>.password``: a user's LDAP password (``make directory`` creates the BI reader ``bi``'s
+  and the builder ``dbt``'s);
 * ``ldap-admin.password``: the directory's admin;
+* ``ldap-server.password``: the server's own directory entry, which reads users' groups;
 * ``connect.token``: the Spark Connect pre-shared token (``spark.connect.authenticate.token``).
 * ``keystore.password``: the Thrift server's TLS keystore (``serving.tls``).
 """
@@ -18,6 +20,8 @@ from urllib.parse import urlparse
 from lastfm_lakehouse.settings import lakehouse_home
 
 DEFAULT_BI_USER = "bi"
+DEFAULT_BUILDER_USER = "dbt"
+LDAP_SERVER_PASSWORD = "ldap-server.password"
 CONNECT_TOKEN = "connect.token"
 KEYSTORE_PASSWORD = "keystore.password"
 LDAP_ADMIN_PASSWORD = "ldap-admin.password"
@@ -51,6 +55,11 @@ def secret(file_name: str, value: str | None = None, home: Path | None = None) -
 
 def bi_user() -> str:
     return os.environ.get("LAKEHOUSE_BI_USER", "").strip() or DEFAULT_BI_USER
+
+
+def builder_user() -> str:
+    """The account dbt's ``server`` target logs in as (the builder group's member)."""
+    return os.environ.get("LAKEHOUSE_BUILDER_USER", "").strip() or DEFAULT_BUILDER_USER
 
 
 def password_of(user: str, home: Path | None = None) -> str | None:

@@ -6,14 +6,23 @@ started and seeded by ``make directory`` as ``make metastore`` starts PostgreSQL
 ``up`` installs ``slapd`` and ``ldap-utils`` when they are missing (apt-get, as root), writes a
 ``slapd.conf`` under ``$LAKEHOUSE_HOME/ldap`` (an mdb database for ``dc=lakehouse,dc=local``, users
 under ``ou=people``), starts slapd on ``ldap://127.0.0.1:$LAKEHOUSE_LDAP_PORT`` (default 3389) and
-creates the BI user ``$LAKEHOUSE_BI_USER`` (default ``bi``). Its password is
-``$LAKEHOUSE_BI_PASSWORD`` when set, else generated once and kept in
-``$LAKEHOUSE_HOME/secrets/<user>.password`` (mode 600): ``password`` prints it, nothing else does.
-The directory's admin password is generated and kept beside it; passwords reach the LDAP tools
-through files, never on a command line, and the directory stores only salted SHA-1 hashes.
+creates two users and the groups that give them their roles on the server:
+
+* ``$LAKEHOUSE_BI_USER`` (default ``bi``), in ``cn=lakehouse-readers,ou=groups``: BI tools and
+  Superset, who may only read the published schemas;
+* ``$LAKEHOUSE_BUILDER_USER`` (default ``dbt``), in ``cn=lakehouse-builders,ou=groups``: dbt's
+  ``server`` target, who builds them.
+
+A password is ``$LAKEHOUSE_BI_PASSWORD`` / ``$LAKEHOUSE_BUILDER_PASSWORD`` when set, else generated
+once and kept in ``$LAKEHOUSE_HOME/secrets/<user>.password`` (mode 600): ``password`` prints the BI
+user's, nothing else does. The directory's admin password and the server's own entry
+(``cn=lakehouse-server``, which may read the groups and nothing else) are generated and kept beside
+them; passwords reach the LDAP tools through files, never on a command line, and the directory
+stores only salted SHA-1 hashes.
 
 The server (``LAKEHOUSE_SERVER_AUTH=ldap``) binds as ``uid=<user>,ou=people,dc=lakehouse,dc=local``
-with the password a client sends: Spark's HiveServer2 LDAP provider.
+with the password a client sends (Spark's HiveServer2 LDAP provider), then reads the user's groups
+as ``cn=lakehouse-server`` (``serving/jvm/lakehouse/DirectoryRoles.java``).
 """
 
 from __future__ import annotations
@@ -29,11 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lastfm_lakehouse.serving import commands, credentials
+from lastfm_lakehouse.serving.roles import BUILDERS, GROUPS, PEOPLE, READERS, SERVER, SUFFIX
 from lastfm_lakehouse.serving.server import port_open
 from lastfm_lakehouse.settings import env_number, lakehouse_home
 
-SUFFIX = "dc=lakehouse,dc=local"
-PEOPLE = f"ou=people,{SUFFIX}"
+DEFAULT_BUILDER_USER = credentials.DEFAULT_BUILDER_USER
 ADMIN = f"cn=admin,{SUFFIX}"
 SCHEMAS = ("core", "cosine", "inetorgperson")
 START_TIMEOUT_SECONDS = 30
@@ -49,13 +58,15 @@ class Directory:
     home: Path
     port: int
     user: str
+    builder: str = DEFAULT_BUILDER_USER
 
     @classmethod
     def from_env(cls) -> Directory:
         return cls(
             home=lakehouse_home() / "ldap",
             port=int(env_number("LAKEHOUSE_LDAP_PORT", 3389)),
-            user=os.environ.get("LAKEHOUSE_BI_USER", "bi").strip() or "bi",
+            user=credentials.bi_user(),
+            builder=credentials.builder_user(),
         )
 
     @property
@@ -132,9 +143,11 @@ suffix "{SUFFIX}"
 rootdn "{ADMIN}"
 rootpw {admin_hash}
 directory {data}
-# users may bind with their own password and read nothing else; nobody reads password hashes
+# users may bind with their own password and read nothing else; nobody reads password hashes;
+# the server's entry reads the groups alone
 access to attrs=userPassword by self =xw by anonymous auth by * none
-access to * by users read by * none
+access to dn.subtree="{GROUPS}" by users read by * none
+access to * by dn.exact="{SERVER}" none by users read by * none
 """
     )
     directory.config.chmod(0o600)
@@ -156,8 +169,9 @@ def ldap_tool(directory: Directory, tool: str, ldif: str = "", extra: list[str] 
     return result.stdout
 
 
-def seed(directory: Directory, user: str, password: str) -> None:
-    """The base entries and ``user`` with ``password`` (its hash replaced when it changed)."""
+def seed(directory: Directory, passwords: dict[str, str], server_password: str) -> None:
+    """The base entries, the users with their passwords (hashes replaced when they changed), the
+    groups that give the BI user and the builder their roles, and the server's own entry."""
     ldap_tool(
         directory,
         "ldapadd",
@@ -170,22 +184,45 @@ o: lastfm lakehouse
 dn: {PEOPLE}
 objectClass: organizationalUnit
 ou: people
+
+dn: {GROUPS}
+objectClass: organizationalUnit
+ou: groups
+
+dn: {SERVER}
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: lakehouse-server
+userPassword: {ssha(server_password)}
 """,
         ["-c"],
     )
-    dn = directory.user_dn(user)
-    ldap_tool(
-        directory,
-        "ldapadd",
-        f"""dn: {dn}
-objectClass: inetOrgPerson
-uid: {user}
-cn: {user}
-sn: {user}
-userPassword: {ssha(password)}
-""",
-        ["-c"],
-    )
+    for user, password in passwords.items():
+        dn = directory.user_dn(user)
+        ldap_tool(
+            directory,
+            "ldapadd",
+            f"dn: {dn}\nobjectClass: inetOrgPerson\nuid: {user}\ncn: {user}\nsn: {user}\n"
+            f"userPassword: {ssha(password)}\n",
+            ["-c"],
+        )
+        set_password(directory, dn, password)
+    set_password(directory, SERVER, server_password)
+    for group, user in ((READERS, directory.user), (BUILDERS, directory.builder)):
+        name = group.split(",")[0].removeprefix("cn=")
+        member = directory.user_dn(user)
+        ldap_tool(
+            directory,
+            "ldapadd",
+            f"dn: {group}\nobjectClass: groupOfNames\ncn: {name}\nmember: {member}\n",
+            ["-c"],
+        )
+        ldap_tool(
+            directory, "ldapmodify", f"dn: {group}\nchangetype: modify\nreplace: member\nmember: {member}\n"
+        )
+
+
+def set_password(directory: Directory, dn: str, password: str) -> None:
     ldap_tool(
         directory,
         "ldapmodify",
@@ -196,10 +233,16 @@ userPassword: {ssha(password)}
 def up(directory: Directory) -> None:
     ensure_packages()
     admin_password = credentials.secret(credentials.LDAP_ADMIN_PASSWORD, home=directory.lakehouse)
-    given = os.environ.get("LAKEHOUSE_BI_PASSWORD") or None
-    user_password = credentials.secret(
-        credentials.password_file(directory.user), given, home=directory.lakehouse
-    )
+    passwords = {
+        user: credentials.secret(
+            credentials.password_file(user), os.environ.get(variable) or None, home=directory.lakehouse
+        )
+        for user, variable in (
+            (directory.user, "LAKEHOUSE_BI_PASSWORD"),
+            (directory.builder, "LAKEHOUSE_BUILDER_PASSWORD"),
+        )
+    }
+    server_password = credentials.secret(credentials.LDAP_SERVER_PASSWORD, home=directory.lakehouse)
     if running_pid(directory) is None:
         if port_open(LOOPBACK, directory.port):
             raise DirectoryError(
@@ -222,11 +265,13 @@ def up(directory: Directory) -> None:
             if started.returncode != 0 or time.monotonic() > deadline:
                 raise DirectoryError(f"slapd did not start on {directory.url}; see {directory.log}")
             time.sleep(0.2)
-    seed(directory, directory.user, user_password)
+    seed(directory, passwords, server_password)
+    secrets = credentials.secrets_dir(directory.lakehouse)
     print(
-        f"LDAP directory up on {directory.url}: user {directory.user} "
-        f"({directory.user_dn(directory.user)}), password in "
-        f"{credentials.secrets_dir(directory.lakehouse) / credentials.password_file(directory.user)}",
+        f"LDAP directory up on {directory.url}: reader {directory.user} and builder "
+        f"{directory.builder} under {PEOPLE}, passwords in "
+        f"{secrets / credentials.password_file(directory.user)} and "
+        f"{secrets / credentials.password_file(directory.builder)}",
         flush=True,
     )
 

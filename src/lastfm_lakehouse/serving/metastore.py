@@ -6,10 +6,11 @@
 ``up`` installs Debian's ``postgresql`` and ``libpostgresql-jdbc-java`` when they are missing (as
 root), creates a private cluster in ``$LAKEHOUSE_PG_DATA`` (default ``$LAKEHOUSE_HOME/postgres``),
 starts it on 127.0.0.1:``$LAKEHOUSE_PG_PORT`` (default 5433, beside a system PostgreSQL on 5432) and
-creates the ``metastore`` database and ``hive`` role, and creates the whole Hive metastore schema
-with DataNucleus' SchemaTool from the ``package.jdo`` inside pyspark's Hive jar. Creating it up front
-matters: DataNucleus otherwise creates tables lazily, and two JVMs doing that at once deadlock on
-PostgreSQL locks. Then point every process at it:
+creates the ``metastore`` database and ``hive`` role (its password generated into
+``$LAKEHOUSE_HOME/secrets/metastore.password``, which every process then reads), and creates the
+whole Hive metastore schema with DataNucleus' SchemaTool from the ``package.jdo`` inside pyspark's
+Hive jar. Creating it up front matters: DataNucleus otherwise creates tables lazily, and two JVMs
+doing that at once deadlock on PostgreSQL locks. Then point every process at it:
 
     export LAKEHOUSE_METASTORE_URL=$(python -m lastfm_lakehouse.serving.metastore url)
 """
@@ -23,12 +24,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from lastfm_lakehouse.serving import commands
-from lastfm_lakehouse.settings import DEFAULT_JDBC_JARS, env_number, lakehouse_home
+from lastfm_lakehouse.serving import commands, credentials
+from lastfm_lakehouse.settings import DEFAULT_JDBC_JARS, METASTORE_PASSWORD_FILE, env_number, lakehouse_home
 
 DATABASE = "metastore"
 ROLE = "hive"
-PASSWORD = "hive"
 MAX_CONNECTIONS = 400
 
 
@@ -90,10 +90,11 @@ def ensure_packages() -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
 
 
-def run_pg(args: list[str], check: bool = True) -> subprocess.CompletedProcess:
-    """Run a PostgreSQL tool; as root, as the ``postgres`` user (PostgreSQL refuses to run as root)."""
+def run_pg(args: list[str], check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run a PostgreSQL tool; as root, as the ``postgres`` user (PostgreSQL refuses to run as root).
+    ``stdin``: what it reads (statements holding a secret go there, never on its command line)."""
     command = ["runuser", "-u", "postgres", "--", *args] if as_root() else args
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, check=False, input=stdin)
     if check and result.returncode != 0:
         raise MetastoreError(f"{' '.join(args[:2])} failed: {result.stderr.strip() or result.stdout.strip()}")
     return result
@@ -144,14 +145,20 @@ def up(cluster: Cluster) -> None:
             shutil.chown(log, "postgres", "postgres")
         run_pg([pg_bin("pg_ctl"), "-D", str(cluster.data), "-l", str(log), "-o", options, "-w", "start"])
     psql = [pg_bin("psql"), "-h", str(cluster.data), "-p", str(cluster.port), "-U", "postgres", "-tAc"]
-    if run_pg([*psql, f"select 1 from pg_roles where rolname = '{ROLE}'"]).stdout.strip() != "1":
-        run_pg([*psql, f"create role {ROLE} login password '{PASSWORD}'"])
+    password = credentials.secret(METASTORE_PASSWORD_FILE)
+    exists = run_pg([*psql, f"select 1 from pg_roles where rolname = '{ROLE}'"]).stdout.strip() == "1"
+    # the password (URL-safe: no quote to escape) through psql's standard input
+    verb = "alter" if exists else "create"
+    run_pg(
+        [*psql[:-1], "-tA", "-v", "ON_ERROR_STOP=1"],
+        stdin=f"{verb} role {ROLE} login password '{password}';\n",
+    )
     if run_pg([*psql, f"select 1 from pg_database where datname = '{DATABASE}'"]).stdout.strip() != "1":
         run_pg([*psql, f"create database {DATABASE} owner {ROLE}"])
-    create_schema(cluster, psql)
+    create_schema(cluster, psql, password)
 
 
-def create_schema(cluster: Cluster, psql: list[str]) -> None:
+def create_schema(cluster: Cluster, psql: list[str], password: str) -> None:
     """The Hive metastore tables, from the JDO metadata the metastore itself uses (once)."""
     exists = (
         f"select 1 from information_schema.tables where table_name = 'TBLS' and table_catalog = '{DATABASE}'"
@@ -177,7 +184,7 @@ def create_schema(cluster: Cluster, psql: list[str]) -> None:
         props.write_text(
             f"javax.jdo.option.ConnectionURL={cluster.url}\n"
             "javax.jdo.option.ConnectionDriverName=org.postgresql.Driver\n"
-            f"javax.jdo.option.ConnectionUserName={ROLE}\njavax.jdo.option.ConnectionPassword={PASSWORD}\n"
+            f"javax.jdo.option.ConnectionUserName={ROLE}\njavax.jdo.option.ConnectionPassword={password}\n"
             "datanucleus.identifierFactory=datanucleus1\ndatanucleus.schema.autoCreateAll=true\n"
         )
         result = subprocess.run(

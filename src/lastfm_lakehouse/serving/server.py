@@ -7,8 +7,11 @@ clients), over the same warehouse and metastore the builds write.
 ``start`` is idempotent: a running server is left alone. The server binds to 127.0.0.1 unless
 ``LAKEHOUSE_SERVER_HOST`` says otherwise - and refuses any other address without authentication.
 ``LAKEHOUSE_SERVER_AUTH=ldap`` checks Thrift clients' passwords against the LDAP directory
-(``make directory``, ``serving.directory``) and requires Spark Connect clients to send the token in
-``$LAKEHOUSE_HOME/secrets/connect.token`` (``serving.credentials``); ``LAKEHOUSE_SERVER_TLS=on``
+(``make directory``, ``serving.directory``) and gives each user the role of their LDAP group: BI
+readers may only read the published schemas, the builder (dbt) may build them
+(``serving/jvm/lakehouse/Authorization.java``). Spark Connect clients always send the token in
+``$LAKEHOUSE_HOME/secrets/connect.token`` (``serving.credentials``), which only the builder's side
+reads; ``LAKEHOUSE_SERVER_TLS=on``
 puts TLS on the Thrift port (``serving.tls``, ``make tls``). It logs to
 ``$LAKEHOUSE_HOME/logs/server.log`` and keeps its pid in ``$LAKEHOUSE_HOME/server.pid``.
 ``LAKEHOUSE_SPARK_MASTER`` (e.g. ``spark://host:7077``, ``yarn``, ``k8s://...``) runs it on a
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lastfm_lakehouse.serving import commands, credentials, jvm, tls
+from lastfm_lakehouse.serving import commands, credentials, jvm, roles, tls
 from lastfm_lakehouse.serving.served_cache import (
     ServedCache,
     configured_lookups,
@@ -36,7 +39,7 @@ from lastfm_lakehouse.serving.served_cache import (
     lookups_on,
 )
 from lastfm_lakehouse.settings import SparkSettings, env_number, lakehouse_home
-from lastfm_lakehouse.spark_session import DELTA_EXTENSION, scheduler_conf
+from lastfm_lakehouse.spark_session import DELTA_EXTENSION, SECRET_KEY, scheduler_conf
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_THRIFT_PORT = 10000
@@ -45,6 +48,10 @@ START_TIMEOUT_SECONDS = 240
 METADATA_CACHE_TTL_SECONDS = 5
 AUTH_MODES = ("none", "ldap")
 DEFAULT_QUERY_TIMEOUT_SECONDS = 300
+# A BI session nobody used for an hour, and a statement whose results nobody fetched or closed for
+# ten minutes, are closed by the server (HiveServer2's own reaper): their memory goes with them.
+DEFAULT_IDLE_SESSION_SECONDS = 3600
+DEFAULT_IDLE_OPERATION_SECONDS = 600
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -58,20 +65,27 @@ class ServerConfig:
     ldap_url: str = ""
     tls: bool = False
     query_timeout_seconds: int = DEFAULT_QUERY_TIMEOUT_SECONDS
+    idle_session_seconds: int = DEFAULT_IDLE_SESSION_SECONDS
+    idle_operation_seconds: int = DEFAULT_IDLE_OPERATION_SECONDS
 
     @classmethod
     def from_env(cls) -> ServerConfig:
-        ldap_port = os.environ.get("LAKEHOUSE_LDAP_PORT", "3389")
         return cls(
             host=os.environ.get("LAKEHOUSE_SERVER_HOST", DEFAULT_HOST),
             thrift_port=int(env_number("LAKEHOUSE_THRIFT_PORT", DEFAULT_THRIFT_PORT)),
             connect_port=int(env_number("LAKEHOUSE_CONNECT_PORT", DEFAULT_CONNECT_PORT)),
             home=lakehouse_home(),
             auth=os.environ.get("LAKEHOUSE_SERVER_AUTH", "none").strip().lower() or "none",
-            ldap_url=os.environ.get("LAKEHOUSE_LDAP_URL", f"ldap://127.0.0.1:{ldap_port}"),
+            ldap_url=roles.ldap_url(),
             tls=tls.enabled(),
             query_timeout_seconds=int(
-                os.environ.get("LAKEHOUSE_QUERY_TIMEOUT_SECONDS", DEFAULT_QUERY_TIMEOUT_SECONDS)
+                env_number("LAKEHOUSE_QUERY_TIMEOUT_SECONDS", DEFAULT_QUERY_TIMEOUT_SECONDS)
+            ),
+            idle_session_seconds=int(
+                env_number("LAKEHOUSE_IDLE_SESSION_SECONDS", DEFAULT_IDLE_SESSION_SECONDS)
+            ),
+            idle_operation_seconds=int(
+                env_number("LAKEHOUSE_IDLE_OPERATION_SECONDS", DEFAULT_IDLE_OPERATION_SECONDS)
             ),
         )
 
@@ -130,18 +144,21 @@ def running_pid(config: ServerConfig) -> int | None:
 
 
 def auth_conf(config: ServerConfig) -> dict[str, str]:
-    """Thrift password checks against the LDAP directory and Spark Connect's pre-shared token
-    (read from its file here, in the server process: never on a command line; Spark redacts
-    ``*token*`` values in its UI and logs)."""
+    """Spark Connect's pre-shared token, always (loopback included: any local process could
+    otherwise run code as the server), and with ``LAKEHOUSE_SERVER_AUTH=ldap`` Thrift password
+    checks against the LDAP directory. The token is read from its file here, in the server process,
+    and reaches the JVM after it started (``spark_session.launch_jvm``): never on a command line or
+    in a system property; Spark redacts ``*token*`` values in its UI and logs."""
+    token = {
+        "spark.connect.authenticate.token": credentials.secret(credentials.CONNECT_TOKEN, home=config.home)
+    }
     if config.auth != "ldap":
-        return {}
-    from lastfm_lakehouse.serving.directory import PEOPLE
-
+        return token
     return {
+        **token,
         "spark.hadoop.hive.server2.authentication": "LDAP",
         "spark.hadoop.hive.server2.authentication.ldap.url": config.ldap_url,
-        "spark.hadoop.hive.server2.authentication.ldap.baseDN": PEOPLE,
-        "spark.connect.authenticate.token": credentials.secret(credentials.CONNECT_TOKEN, home=config.home),
+        "spark.hadoop.hive.server2.authentication.ldap.baseDN": roles.Roles.from_env().people,
     }
 
 
@@ -164,36 +181,60 @@ def containment_conf(config: ServerConfig) -> dict[str, str]:
         # A statement running longer than this is cancelled (LAKEHOUSE_QUERY_TIMEOUT_SECONDS).
         "spark.sql.thriftServer.queryTimeout": f"{config.query_timeout_seconds}s",
         "spark.sql.thriftServer.interruptOnCancel": "true",
+        **idle_conf(config),
     }
 
 
+def idle_conf(config: ServerConfig) -> dict[str, str]:
+    """HiveServer2's reaper: sessions idle (no statement running) for LAKEHOUSE_IDLE_SESSION_SECONDS
+    and operations left unfetched for LAKEHOUSE_IDLE_OPERATION_SECONDS are closed, checked every
+    minute or oftener (Hive's floor: 3 s)."""
+    check = max(3, min(60, min(config.idle_session_seconds, config.idle_operation_seconds) // 3))
+    return {
+        "spark.hadoop.hive.server2.idle.session.timeout": f"{config.idle_session_seconds}s",
+        "spark.hadoop.hive.server2.idle.operation.timeout": f"{config.idle_operation_seconds}s",
+        "spark.hadoop.hive.server2.idle.session.check.operation": "true",
+        "spark.hadoop.hive.server2.session.check.interval": f"{check}s",
+    }
+
+
+class ServingJarError(RuntimeError):
+    """The server's own JVM code is needed (for roles) and could not be compiled."""
+
+
 def catalog_conf(config: ServerConfig, settings: SparkSettings) -> dict[str, str]:
-    """The session catalog that keeps table metadata for METADATA_CACHE_TTL_SECONDS
-    (``serving/jvm/lakehouse/CachingSessionCatalog.java``): a point lookup then asks the metastore
-    nothing; and the lookup indexes' rule. On Delta, Delta's own catalog is the session catalog (it
-    resolves each table's snapshot) and the rule joins Delta's SQL extension;
-    ``LAKEHOUSE_SERVER_CATALOG_CACHE=off`` turns the caching catalog off."""
-    if settings.table_format == "delta":
-        if not lookups_on():
-            return {}
-        jar, how = jvm.serving_jar(config.home)
-        print(f"lookup indexes on Delta: {how}" + ("" if jar else "; serving without them"), flush=True)
-        return {"spark.sql.extensions": f"{DELTA_EXTENSION},{jvm.EXTENSIONS}"} if jar else {}
-    if os.environ.get("LAKEHOUSE_SERVER_CATALOG_CACHE", "on").strip().lower() in ("off", "false", "0", "no"):
+    """The server's own JVM code (``serving/jvm/``): its SQL extension - the roles of the users
+    (``Authorization``, with ``LAKEHOUSE_SERVER_AUTH=ldap``) and the lookup indexes' rule
+    (``PointLookupRule``) - and, on Parquet, the session catalog that keeps table metadata for
+    METADATA_CACHE_TTL_SECONDS (``CachingSessionCatalog``): a point lookup then asks the metastore
+    nothing (``LAKEHOUSE_SERVER_CATALOG_CACHE=off`` turns it off). On Delta, Delta's own catalog is
+    the session catalog (it resolves each table's snapshot) and the extension joins Delta's."""
+    delta = settings.table_format == "delta"
+    cache = not delta and os.environ.get("LAKEHOUSE_SERVER_CATALOG_CACHE", "on").strip().lower() not in (
+        "off",
+        "false",
+        "0",
+        "no",
+    )
+    if not delta and not cache:
         print("catalog cache: off (LAKEHOUSE_SERVER_CATALOG_CACHE)", flush=True)
+    if not (cache or lookups_on() or config.auth == "ldap"):
         return {}
     jar, how = jvm.serving_jar(config.home)
-    print(f"catalog cache: {how}" + ("" if jar else "; serving without it"), flush=True)
+    print(f"serving extensions: {how}" + ("" if jar else "; serving without them"), flush=True)
     # spark_session.spark_conf puts the newest serving jar (this one) on the JVM's own class path,
     # as for every session: not spark.jars, which per-session class loaders load (Spark Connect's
     # artifact isolation), and a closed session's loader could no longer load the class's inner
     # classes (NoClassDefFoundError, seen with dbt's Python models over Connect).
     if jar is None:
+        if config.auth == "ldap":
+            raise ServingJarError(
+                f"users' roles (LAKEHOUSE_SERVER_AUTH=ldap) need the server's extension: {how}"
+            )
         return {}
-    conf = {"spark.sql.catalog.spark_catalog": jvm.CACHING_CATALOG}
-    if lookups_on():
-        # point lookups on indexed tables answered from memory (serving/jvm/lakehouse/PointLookupRule)
-        conf["spark.sql.extensions"] = jvm.EXTENSIONS
+    conf = {"spark.sql.extensions": f"{DELTA_EXTENSION},{jvm.EXTENSIONS}" if delta else jvm.EXTENSIONS}
+    if cache:
+        conf["spark.sql.catalog.spark_catalog"] = jvm.CACHING_CATALOG
     return conf
 
 
@@ -308,23 +349,31 @@ def run(config: ServerConfig) -> int:
         return 2
     settings = SparkSettings.from_env()
     access = {**auth_conf(config), **tls_conf(config)}
-    spark = get_or_create(
-        settings, extra_conf={**server_conf(config, access), **catalog_conf(config, settings)}
-    )
+    try:
+        extension = catalog_conf(config, settings)
+    except ServingJarError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 2
+    spark = get_or_create(settings, extra_conf={**server_conf(config, access), **extension})
     gateway = spark._jvm  # type: ignore[attr-defined]
     gateway.java.lang.System.setProperty(
         "lakehouse.catalog.ttlMillis", str(METADATA_CACHE_TTL_SECONDS * 1000)
     )
     # HiveServer2's LDAP provider reads a fresh HiveConf (hive-site.xml + JVM system properties),
     # not Spark's Hadoop conf: hand it the directory's (and the keystore's) settings as system
-    # properties too.
+    # properties too. (Not the secrets: a system property is readable from anywhere in the JVM.)
     for key, value in access.items():
-        if key.startswith("spark.hadoop.hive."):
+        if key.startswith("spark.hadoop.hive.") and not SECRET_KEY.search(key):
             gateway.java.lang.System.setProperty(key.removeprefix("spark.hadoop."), value)
     skip_hive_function_registry(spark)
+    extended = jvm.EXTENSIONS in spark.conf.get("spark.sql.extensions", "").split(",")
+    if extended:
+        gateway.lakehouse.Authorization.trust(spark._jsparkSession)  # type: ignore[attr-defined]
     thrift = gateway.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
         spark._jsparkSession.sqlContext()  # type: ignore[attr-defined]
     )
+    if config.auth == "ldap":
+        print(f"roles: {roles.enforce(gateway, thrift, roles.Roles.from_env())}", flush=True)
     differed = share_metastore_settings(spark, thrift)
     aligned = ", ".join(differed) or "none differed"
     print(f"Thrift sessions' datastore settings aligned with the catalog's: {aligned}", flush=True)
@@ -338,8 +387,7 @@ def run(config: ServerConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     schema = os.environ.get("LASTFM_SCHEMA", "lastfm")
-    extended = jvm.EXTENSIONS in spark.conf.get("spark.sql.extensions", "").split(",")
-    lookups = configured_lookups(schema) if extended else {}
+    lookups = configured_lookups(schema) if extended and lookups_on() else {}
     served = ServedCache(spark, configured_tables(schema), lookups=lookups)
     print(f"served cache: keeping {', '.join(served.tables) or 'nothing'} in memory", flush=True)
     keys = ", ".join(f"{table} by {key}" for table, key in lookups.items())

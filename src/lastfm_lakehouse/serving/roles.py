@@ -1,0 +1,94 @@
+"""Who may do what on the server: roles from LDAP groups, enforced by the server's SQL extension
+(``serving/jvm/lakehouse/Authorization.java``) on every Thrift statement.
+
+* **reader** (``$LAKEHOUSE_LDAP_READER_GROUP``, default ``cn=lakehouse-readers,ou=groups,...``):
+  BI tools and Superset. ``SELECT``, ``SHOW``, ``DESCRIBE``, ``USE`` and ``EXPLAIN`` on the published
+  schemas (``$LAKEHOUSE_PUBLISHED_SCHEMAS``, comma-separated, ``x_*`` for every schema beginning
+  ``x_``; default ``$LASTFM_SCHEMA`` and dbt's custom schemas beside it, ``$LASTFM_SCHEMA_*``),
+  nothing else.
+* **builder** (``$LAKEHOUSE_LDAP_BUILDER_GROUP``, default ``cn=lakehouse-builders,ou=groups,...``):
+  dbt's ``server`` target. Everything.
+
+A user in neither group, or who logs in with a DN for a name, may run nothing. The defaults fit the
+directory ``make directory`` runs (``serving.directory``); every name can point at a company
+directory instead: ``LAKEHOUSE_LDAP_URL``, ``LAKEHOUSE_LDAP_BASE_DN`` (where users are, as
+``uid=<user>,<base>``), ``LAKEHOUSE_LDAP_GROUP_BASE``, ``LAKEHOUSE_LDAP_GROUP_FILTER`` (``{0}``: the
+user's DN), and the server's own account, ``LAKEHOUSE_LDAP_BIND_DN`` with its password in the file
+``LAKEHOUSE_LDAP_BIND_PASSWORD_FILE`` (default ``$LAKEHOUSE_HOME/secrets/ldap-server.password``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from lastfm_lakehouse.serving import credentials
+from lastfm_lakehouse.settings import env_number, lakehouse_home
+
+# The directory `make directory` runs.
+SUFFIX = "dc=lakehouse,dc=local"
+PEOPLE = f"ou=people,{SUFFIX}"
+GROUPS = f"ou=groups,{SUFFIX}"
+READERS = f"cn=lakehouse-readers,{GROUPS}"
+BUILDERS = f"cn=lakehouse-builders,{GROUPS}"
+# The server's own entry: reads the groups (to find a user's role), nothing else.
+SERVER = f"cn=lakehouse-server,{SUFFIX}"
+MEMBER_FILTER = "(&(objectClass=groupOfNames)(member={0}))"
+
+
+@dataclass(frozen=True)
+class Roles:
+    url: str
+    people: str
+    group_base: str
+    group_filter: str
+    readers: str
+    builders: str
+    bind_dn: str
+    bind_password_file: str
+    published: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls) -> Roles:
+        project = os.environ.get("LASTFM_SCHEMA", "lastfm")
+        # the project's schema and dbt's custom schemas beside it (<schema>_seeds, ...)
+        schemas = os.environ.get("LAKEHOUSE_PUBLISHED_SCHEMAS", "") or f"{project},{project}_*"
+        password_file = credentials.secrets_dir(lakehouse_home()) / credentials.LDAP_SERVER_PASSWORD
+        return cls(
+            url=ldap_url(),
+            people=os.environ.get("LAKEHOUSE_LDAP_BASE_DN", PEOPLE),
+            group_base=os.environ.get("LAKEHOUSE_LDAP_GROUP_BASE", GROUPS),
+            group_filter=os.environ.get("LAKEHOUSE_LDAP_GROUP_FILTER", MEMBER_FILTER),
+            readers=os.environ.get("LAKEHOUSE_LDAP_READER_GROUP", READERS),
+            builders=os.environ.get("LAKEHOUSE_LDAP_BUILDER_GROUP", BUILDERS),
+            bind_dn=os.environ.get("LAKEHOUSE_LDAP_BIND_DN", SERVER),
+            bind_password_file=os.environ.get("LAKEHOUSE_LDAP_BIND_PASSWORD_FILE", str(password_file)),
+            published=tuple(s.strip() for s in schemas.split(",") if s.strip()),
+        )
+
+
+def ldap_url() -> str:
+    """The directory's URL: the one ``make directory`` runs, or a company directory."""
+    port = int(env_number("LAKEHOUSE_LDAP_PORT", 3389))
+    return os.environ.get("LAKEHOUSE_LDAP_URL", f"ldap://127.0.0.1:{port}")
+
+
+def enforce(gateway: Any, thrift: Any, roles: Roles) -> str:
+    """Switch the roles on for ``thrift``'s sessions (a started HiveThriftServer2); what they are."""
+    gateway.lakehouse.Authorization.enforce(
+        thrift,
+        ",".join(roles.published),
+        roles.url,
+        roles.bind_dn,
+        roles.bind_password_file,
+        f"uid=%s,{roles.people}",
+        roles.group_base,
+        roles.group_filter,
+        roles.readers,
+        roles.builders,
+    )
+    return (
+        f"readers ({roles.readers}) may read {', '.join(roles.published)}; builders ({roles.builders}) "
+        f"may build; groups read from {roles.url} as {roles.bind_dn}"
+    )
