@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from lastfm_lakehouse.bench.serving import figures
-from lastfm_lakehouse.serving import commands, served_cache, tls
-from lastfm_lakehouse.serving.server import ServerConfig
+from lastfm_lakehouse.serving import commands, roles, served_cache, tls
+from lastfm_lakehouse.serving.server import ServerConfig, auth_conf, idle_conf, server_conf
+from lastfm_lakehouse.spark_session import SECRET_KEY
 
 from .conftest import REPO
 
@@ -22,6 +23,53 @@ from .conftest import REPO
 def config(**changes: object) -> ServerConfig:
     base = {"host": "127.0.0.1", "thrift_port": 10000, "connect_port": 15002, "home": Path("/tmp/x")}
     return ServerConfig(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_spark_connect_stays_on_loopback_and_always_wants_its_token(tmp_path: Path) -> None:
+    """Spark Connect has no TLS: whatever address Thrift binds, Connect binds loopback; its token is
+    set whether or not Thrift checks passwords, and is a setting the JVM gets after it started."""
+    for auth in ("none", "ldap"):
+        served = (
+            config(host="10.0.0.5", auth="ldap", home=tmp_path) if auth == "ldap" else config(home=tmp_path)
+        )
+        access = auth_conf(served)
+        token = access["spark.connect.authenticate.token"]
+        assert len(token) >= 24 and SECRET_KEY.search("spark.connect.authenticate.token")
+        conf = server_conf(served, access)
+        assert conf["spark.connect.grpc.binding.address"] == "127.0.0.1"
+        assert served.ports["Spark Connect"] == ("127.0.0.1", 15002)
+        assert served.ports["HiveServer2 Thrift"] == (served.host, 10000)
+    public = [key for key in conf if not SECRET_KEY.search(key)]
+    assert "spark.connect.authenticate.token" not in public and "spark.app.name" in public
+    assert SECRET_KEY.search("spark.hadoop.hive.server2.keystore.password")
+    assert SECRET_KEY.search("spark.hadoop.javax.jdo.option.ConnectionPassword")
+
+
+def test_idle_sessions_and_results_are_reaped_on_a_schedule() -> None:
+    hourly = idle_conf(config())
+    assert hourly["spark.hadoop.hive.server2.idle.session.timeout"] == "3600s"
+    assert hourly["spark.hadoop.hive.server2.idle.operation.timeout"] == "600s"
+    assert hourly["spark.hadoop.hive.server2.session.check.interval"] == "60s"
+    brief = idle_conf(config(idle_session_seconds=5, idle_operation_seconds=4))
+    assert brief["spark.hadoop.hive.server2.session.check.interval"] == "3s"  # Hive's floor
+
+
+def test_roles_default_to_the_private_directory_and_the_project_schemas(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("LAKEHOUSE_PUBLISHED_SCHEMAS", "LAKEHOUSE_LDAP_URL", "LAKEHOUSE_LDAP_READER_GROUP"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LASTFM_SCHEMA", "music")
+    monkeypatch.setenv("LAKEHOUSE_LDAP_PORT", "4389")
+    found = roles.Roles.from_env()
+    assert found.published == ("music", "music_*")
+    assert found.url == "ldap://127.0.0.1:4389"
+    assert found.readers == roles.READERS and found.bind_dn == roles.SERVER
+    monkeypatch.setenv("LAKEHOUSE_PUBLISHED_SCHEMAS", "marts, bi_*")
+    monkeypatch.setenv("LAKEHOUSE_LDAP_READER_GROUP", "cn=analysts,ou=groups,dc=example,dc=org")
+    found = roles.Roles.from_env()
+    assert found.published == ("marts", "bi_*")
+    assert found.readers == "cn=analysts,ou=groups,dc=example,dc=org"
 
 
 def test_beyond_loopback_needs_authentication_and_passwords_want_tls() -> None:

@@ -76,9 +76,7 @@ def ldap_url() -> str:
 
 def enforce(gateway: Any, thrift: Any, roles: Roles) -> str:
     """Switch the roles on for ``thrift``'s sessions (a started HiveThriftServer2); what they are."""
-    gateway.lakehouse.Authorization.enforce(
-        thrift,
-        ",".join(roles.published),
+    directory = gateway.lakehouse.DirectoryRoles(
         roles.url,
         roles.bind_dn,
         roles.bind_password_file,
@@ -88,6 +86,7 @@ def enforce(gateway: Any, thrift: Any, roles: Roles) -> str:
         roles.readers,
         roles.builders,
     )
+    gateway.lakehouse.Authorization.enforce(thrift, ",".join(roles.published), directory)
     return (
         f"readers ({roles.readers}) may read {', '.join(roles.published)}; builders ({roles.builders}) "
         f"may build; groups read from {roles.url} as {roles.bind_dn}"

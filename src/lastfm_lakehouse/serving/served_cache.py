@@ -21,7 +21,9 @@ artist's rows, as the recommendations dashboard filters them) is instead kept gr
 (``serving/jvm/lakehouse/LookupIndex.java``), and a query pinning the key to literals is answered from
 it without a Spark job (``PointLookupRule.java``). ``LAKEHOUSE_SERVER_LOOKUPS`` overrides the models'
 choice (``table:key`` pairs, comma-separated; ``none`` for no index); a table taking more than
-``LAKEHOUSE_SERVER_LOOKUP_MAX_MB`` (default 2048) in memory is not indexed and served as above.
+``LAKEHOUSE_SERVER_LOOKUP_MAX_MB`` (default 2048) in memory, or more than what
+``LAKEHOUSE_SERVER_LOOKUP_TOTAL_MB`` (default 6144, for all indexes together) leaves, is not
+indexed and served as above. A table's old index is dropped before its new version is read.
 An index answers only for the version it was read from (location, and Delta version on Delta), and
 is re-read when that location's files or Delta log change.
 """
@@ -46,6 +48,8 @@ LOOKUP_KEY_META = "serve_lookup_key"
 DEFAULT_INTERVAL_SECONDS = 5.0
 DEFAULT_MAX_MB = 32.0
 DEFAULT_LOOKUP_MAX_MB = 2048.0
+# All indexes together, on the server's 12 GB heap: the full-size marts' six take 4.6 GB.
+DEFAULT_LOOKUP_TOTAL_MB = 6144.0
 
 
 def files_stat(location: str) -> tuple[int, int, float] | None:
@@ -165,6 +169,9 @@ class ServedCache:
     lookup_max_mb: float = field(
         default_factory=lambda: env_number("LAKEHOUSE_SERVER_LOOKUP_MAX_MB", DEFAULT_LOOKUP_MAX_MB, float)
     )
+    lookup_total_mb: float = field(
+        default_factory=lambda: env_number("LAKEHOUSE_SERVER_LOOKUP_TOTAL_MB", DEFAULT_LOOKUP_TOTAL_MB, float)
+    )
     served: dict[str, Served] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -186,7 +193,11 @@ class ServedCache:
         jvm = self.spark._jvm  # type: ignore[attr-defined]
         return str(
             jvm.lakehouse.LookupIndex.build(
-                session._jsparkSession, table, self.lookups[table], int(self.lookup_max_mb * 2**20)
+                session._jsparkSession,
+                table,
+                self.lookups[table],
+                int(self.lookup_max_mb * 2**20),
+                int(self.lookup_total_mb * 2**20),
             )
         )
 

@@ -53,6 +53,7 @@ DEFAULT_QUERY_TIMEOUT_SECONDS = 300
 DEFAULT_IDLE_SESSION_SECONDS = 3600
 DEFAULT_IDLE_OPERATION_SECONDS = 600
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+CONNECT_HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,13 @@ class ServerConfig:
         return self.home / "logs" / "server.log"
 
     @property
-    def ports(self) -> dict[str, int]:
-        return {"HiveServer2 Thrift": self.thrift_port, "Spark Connect": self.connect_port}
+    def ports(self) -> dict[str, tuple[str, int]]:
+        """Each endpoint's address. Spark Connect listens on loopback alone: it has no TLS of its
+        own, so clients elsewhere reach it through a TLS proxy on this host (docs/serving.md)."""
+        return {
+            "HiveServer2 Thrift": (self.host, self.thrift_port),
+            "Spark Connect": (CONNECT_HOST, self.connect_port),
+        }
 
 
 def port_open(host: str, port: int) -> bool:
@@ -321,7 +327,7 @@ def server_conf(config: ServerConfig, access: dict[str, str]) -> dict[str, str]:
         **containment_conf(config),
         "spark.app.name": "lastfm-lakehouse-server",
         "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
-        "spark.connect.grpc.binding.address": config.host,
+        "spark.connect.grpc.binding.address": CONNECT_HOST,
         "spark.connect.grpc.binding.port": str(config.connect_port),
         "spark.hadoop.hive.server2.thrift.bind.host": config.host,
         "spark.hadoop.hive.server2.thrift.port": str(config.thrift_port),
@@ -368,7 +374,9 @@ def run(config: ServerConfig) -> int:
     skip_hive_function_registry(spark)
     extended = jvm.EXTENSIONS in spark.conf.get("spark.sql.extensions", "").split(",")
     if extended:
-        gateway.lakehouse.Authorization.trust(spark._jsparkSession)  # type: ignore[attr-defined]
+        gateway.lakehouse.Authorization.trust(  # type: ignore[attr-defined]
+            spark._jsparkSession, config.auth == "ldap"
+        )
     thrift = gateway.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
         spark._jsparkSession.sqlContext()  # type: ignore[attr-defined]
     )
@@ -379,7 +387,7 @@ def run(config: ServerConfig) -> int:
     print(f"Thrift sessions' datastore settings aligned with the catalog's: {aligned}", flush=True)
     print(
         f"lastfm-lakehouse server: Thrift jdbc:hive2://{config.host}:{config.thrift_port}, "
-        f"Spark Connect sc://{config.host}:{config.connect_port}, master {settings.master}, "
+        f"Spark Connect sc://{CONNECT_HOST}:{config.connect_port}, master {settings.master}, "
         f"warehouse {settings.warehouse_dir}, metastore {settings.metastore_description}",
         flush=True,
     )
@@ -416,16 +424,20 @@ def start(config: ServerConfig) -> int:
             print(f"ERROR: {exc}", file=sys.stderr)
             return 1
     pid = running_pid(config)
-    if pid is not None and all(port_open(config.host, p) for p in config.ports.values()):
+    if pid is not None and all(port_open(*address) for address in config.ports.values()):
         print(f"server already running (pid {pid}): {describe(config)}")
         return 0
     if pid is not None:
         print(f"a server process (pid {pid}) exists but is not answering yet; see {config.log_file}")
         return wait_until_up(config, pid)
-    taken = [f"{name} port {port}" for name, port in config.ports.items() if port_open(config.host, port)]
+    taken = [
+        f"{name} port {port} on {host}"
+        for name, (host, port) in config.ports.items()
+        if port_open(host, port)
+    ]
     if taken:
         print(
-            f"ERROR: {' and '.join(taken)} on {config.host} already in use by another program; "
+            f"ERROR: {' and '.join(taken)} already in use by another program; "
             "stop it or set LAKEHOUSE_THRIFT_PORT / LAKEHOUSE_CONNECT_PORT",
             file=sys.stderr,
         )
@@ -463,7 +475,7 @@ def wait_until_up(config: ServerConfig, pid: int) -> int:
             print(tail(config.log_file), file=sys.stderr)
             config.pid_file.unlink(missing_ok=True)
             return 1
-        if all(port_open(config.host, p) for p in config.ports.values()):
+        if all(port_open(*address) for address in config.ports.values()):
             print(f"server up in {time.monotonic() - started:.0f}s: {describe(config)}")
             return 0
         time.sleep(1)
@@ -487,7 +499,7 @@ def stop(config: ServerConfig) -> int:
 
 def status(config: ServerConfig) -> int:
     pid = running_pid(config)
-    states = {name: port_open(config.host, port) for name, port in config.ports.items()}
+    states = {name: port_open(*address) for name, address in config.ports.items()}
     if pid is None:
         print(
             "server not running"
@@ -501,7 +513,7 @@ def status(config: ServerConfig) -> int:
 
 def describe(config: ServerConfig) -> str:
     return (
-        f"jdbc:hive2://{config.host}:{config.thrift_port}  sc://{config.host}:{config.connect_port}  "
+        f"jdbc:hive2://{config.host}:{config.thrift_port}  sc://{CONNECT_HOST}:{config.connect_port}  "
         f"auth {config.auth}  tls {'on' if config.tls else 'off'}  log {config.log_file}"
     )
 

@@ -84,41 +84,31 @@ public final class Authorization {
   private static volatile DirectoryRoles roles;
   private static volatile Set<String> published = Set.of();
   private static volatile SparkSession trusted;
+  private static volatile boolean starting;
   /** The settings of a session as the server opens it, before a client's overrides. */
   private static volatile Map<String, String> baseline = Map.of();
   private static final Map<SparkSession, String> USERS = Collections.synchronizedMap(new WeakHashMap<>());
 
   private Authorization() {}
 
-  /** The server's own session: trusted. Called before the Thrift service starts. */
-  public static void trust(SparkSession session) {
+  /**
+   * The server's own session: trusted. Called before the Thrift service starts; with {@code
+   * rolesComing}, every other session is refused until {@link #enforce} has run (no statement
+   * slips through while the server starts).
+   */
+  public static void trust(SparkSession session, boolean rolesComing) {
     trusted = session;
+    starting = rolesComing;
   }
 
   /**
    * Enforce roles on the Thrift sessions of {@code server} (a HiveThriftServer2), reading group
-   * memberships from the directory. {@code publishedSchemas}: comma-separated names; a name
+   * memberships from {@code directory}. {@code publishedSchemas}: comma-separated names; a name
    * ending in {@code *} stands for every schema it begins (e.g. {@code lastfm_*}: the seeds).
    */
-  public static void enforce(
-      CompositeService server,
-      String publishedSchemas,
-      String url,
-      String bindDn,
-      String bindPasswordFile,
-      String userDnPattern,
-      String groupBase,
-      String groupFilter,
-      String readerGroup,
-      String builderGroup)
-      throws Exception {
-    DirectoryRoles directory =
-        new DirectoryRoles(
-            url, bindDn, bindPasswordFile, userDnPattern, groupBase, groupFilter, readerGroup,
-            builderGroup);
+  public static void enforce(CompositeService server, String publishedSchemas, DirectoryRoles directory) {
     published = Set.of(publishedSchemas.toLowerCase(Locale.ROOT).split(","));
     baseline = Map.copyOf(CollectionConverters.asJava(trusted.newSession().sessionState().conf().getAllConfs()));
-    roles = directory;
     for (Service service : server.getServices()) {
       if (service instanceof CLIService cli) {
         sessions = cli.getSessionManager();
@@ -127,6 +117,8 @@ public final class Authorization {
     if (sessions == null) {
       throw new IllegalStateException("no CLIService in " + server);
     }
+    roles = directory;
+    starting = false;
   }
 
   /** The check rule for one session ({@code SparkSessionExtensions.injectCheckRule}). */
@@ -138,8 +130,14 @@ public final class Authorization {
   }
 
   private static void check(SparkSession session, LogicalPlan plan) {
-    if (roles == null || session == trusted) {
-      return; // no roles configured (authentication off: loopback only), or the server's own work
+    if (session == trusted) {
+      return; // the server's own work
+    }
+    if (roles == null) {
+      if (starting) {
+        throw new SecurityException("lakehouse authorization: the server is still starting; retry");
+      }
+      return; // no roles configured (authentication off: loopback only)
     }
     String user = thriftUser(session);
     if (user == null) {

@@ -25,7 +25,7 @@ import javax.naming.ldap.LdapName;
  * (its password read from a file, never from a setting or a system property), searches the group
  * base for groups whose member attribute names the user's DN, and keeps the answer for a minute.
  */
-final class DirectoryRoles {
+public final class DirectoryRoles {
   static final String BUILDER = "builder";
   static final String READER = "reader";
   private static final long TTL_MILLIS = 60_000;
@@ -42,7 +42,7 @@ final class DirectoryRoles {
 
   private record Cached(String role, long until) {}
 
-  DirectoryRoles(
+  public DirectoryRoles(
       String url,
       String bindDn,
       String bindPasswordFile,

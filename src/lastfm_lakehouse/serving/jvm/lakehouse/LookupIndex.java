@@ -42,8 +42,8 @@ import scala.jdk.javaapi.CollectionConverters;
  * or for that version by number. On Parquet it is the table's location: the lakehouse publishes
  * each build into a new version directory and never writes into a published one. A query on
  * another version (a newer commit, an older one by time travel) is not answered from the index and
- * reads the files as without it. The server's served cache builds the index of a new version
- * when a build publishes it, then drops the old one.
+ * reads the files as without it. When a build publishes a new version, the server's served cache
+ * drops the old index and builds the new version's, within a total budget for all indexes.
  *
  * <p>Rows are kept as Spark's own binary rows ({@link UnsafeRow}), those of one key in one byte
  * array: one object per key rather than per row, so the heap holds few objects.
@@ -204,14 +204,20 @@ public final class LookupIndex {
    * Reads {@code table} as it is now in {@code session}'s catalog and keeps it, grouped by {@code
    * keyColumn}, for lookups on that version. Refused (and nothing kept) when the table is not a
    * file table, has no such column or one of another type, or would take more than {@code
-   * maxBytes}. Returns what it did, in one line.
+   * maxBytes}, or more than what {@code totalBytes} leaves beside the other tables' indexes. The
+   * table's previous index is dropped first: old and new are never held at once (lookups read the
+   * files meanwhile). Returns what it did, in one line.
    */
-  public static String build(SparkSession session, String table, String keyColumn, long maxBytes) {
+  public static String build(
+      SparkSession session, String table, String keyColumn, long maxBytes, long totalBytes) {
     Dataset<Row> frame = session.table(table);
     LogicalRelation relation = relationOf(frame.queryExecution().analyzed());
     if (relation == null || relation.catalogTable().isEmpty()) {
       return "not a file table: not indexed";
     }
+    INDEXES.remove(tableKey(relation.catalogTable().get()));
+    long others = INDEXES.values().stream().mapToLong(index -> index.bytes).sum();
+    long allowed = Math.min(maxBytes, totalBytes - others);
     long delta = deltaVersion(relation);
     if (delta >= 0) {
       // read exactly the version the index will be labelled with: a commit landing between the
@@ -252,9 +258,14 @@ public final class LookupIndex {
       building.computeIfAbsent(key, k -> new Packed()).add(row);
       rows++;
       bytes += 4 + row.getSizeInBytes();
-      if (bytes > maxBytes) {
+      if (bytes > allowed) {
         return String.format(
-            Locale.ROOT, "more than %d MB in memory: not indexed", maxBytes >> 20);
+            Locale.ROOT,
+            "more than %d MB in memory (%d MB a table, %d MB for all, %d MB held by the others): not indexed",
+            Math.max(allowed, 0) >> 20,
+            maxBytes >> 20,
+            totalBytes >> 20,
+            others >> 20);
       }
     }
     HashMap<Object, byte[]> rowsByKey = new HashMap<>(building.size() * 4 / 3 + 1);

@@ -1,0 +1,58 @@
+"""The lookup indexes' memory budget (``serving/jvm/lakehouse/LookupIndex.java``), in a real JVM
+with the server's compiled classes: an index never takes more than its table's cap or what the
+total leaves beside the other indexes, and a table's old index is dropped before its new one is
+read (old and new never held at once)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lastfm_lakehouse.serving import jvm
+
+pytestmark = pytest.mark.spark
+
+PROBE = r"""
+import json, sys
+from lastfm_lakehouse.settings import SparkSettings
+from lastfm_lakehouse.spark_session import get_or_create
+
+spark = get_or_create(SparkSettings.from_env(master="local[1]", driver_memory="1g", table_format="parquet"))
+for name in ("a", "b"):
+    spark.sql(f"create table {name} using parquet as "
+              "select cast(id % 5000 as string) as k, id as v, repeat('x', 40) as pad from range(200000)")
+index = spark._jvm.lakehouse.LookupIndex
+session = spark._jsparkSession
+mb = 1 << 20
+said = {"a": index.build(session, "default.a", "k", 1024 * mb, 1024 * mb)}
+a_mb = float(said["a"].split(" MB")[0].split()[-1])
+said["b beside a"] = index.build(session, "default.b", "k", 1024 * mb, int(a_mb * 1.5 * mb))
+said["b over its cap"] = index.build(session, "default.b", "k", int(a_mb / 2 * mb), 1024 * mb)
+said["a again"] = index.build(session, "default.a", "k", 1024 * mb, int(a_mb * 1.3 * mb))
+print(json.dumps(said))
+"""
+
+
+def test_indexes_keep_to_their_budget_and_replace_rather_than_add(tmp_path: Path) -> None:
+    jar, how = jvm.serving_jar(tmp_path)
+    if jar is None:
+        pytest.skip(how)
+    env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path), "SPARK_LOCAL_IP": "127.0.0.1"}
+    env.pop("LAKEHOUSE_METASTORE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    said = json.loads(result.stdout.strip().splitlines()[-1])
+    assert re.match(r"200,000 rows, 5,000 keys \(k\), [\d.]+ MB of ", said["a"]), said
+    # the total leaves b only half of what it needs beside a's index
+    assert said["b beside a"].endswith("not indexed") and "held by the others" in said["b beside a"], said
+    assert said["b over its cap"].endswith("not indexed"), said
+    # a's new version fits the total only because its old index went first
+    assert said["a again"].startswith("200,000 rows"), said
