@@ -197,3 +197,26 @@ def cli_lakehouse() -> Iterator[CliLakehouse]:
         yield CliLakehouse(home / "lakehouse", raw, env, build)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def secrets_on_command_lines(home: Path) -> list[str]:
+    """Every secret of the lakehouse at ``home`` (its ``secrets/`` files) found on a running
+    process's command line (``/proc/<pid>/cmdline``, what ``ps`` shows anyone), as
+    ``<secret file> on pid <pid>: <command>``. Secrets reach programs through files, never argv."""
+    folder = home / "secrets"
+    secrets = {path.name: path.read_text().strip() for path in folder.iterdir() if path.is_file()}
+    assert secrets and all(len(value) >= 16 for value in secrets.values()), sorted(secrets)
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone, or not ours to read
+            continue
+        found += [
+            f"{name} on pid {proc.name}: {cmdline[:200]}"
+            for name, value in secrets.items()
+            if value in cmdline
+        ]
+    return found

@@ -23,7 +23,7 @@ from lastfm_lakehouse.dashboards import browser, bundle
 from lastfm_lakehouse.dashboards.api import Superset, SupersetError
 from lastfm_lakehouse.dashboards.superset_app import ADMIN, ADMIN_PASSWORD_FILE
 
-from .conftest import REPO, CliLakehouse
+from .conftest import REPO, CliLakehouse, secrets_on_command_lines
 from .test_server import free_port, run
 
 pytestmark = pytest.mark.spark  # a dbt build and the server's JVM
@@ -251,6 +251,8 @@ def test_an_ldap_and_tls_server_is_reached_with_a_password_over_verified_tls(
             for chart in superset.charts_of(slug):
                 result = superset.chart_data(chart["id"])["result"][0]
                 assert not result.get("error") and result["rowcount"] > 0, (slug, chart["slice_name"])
+        # Superset, the server and slapd running: none holds a secret on its command line
+        assert not secrets_on_command_lines(Path(secured["LAKEHOUSE_HOME"]))
     finally:
         run([*server, "stop"], secured, timeout=120)
         run([*directory, "down"], secured, timeout=120)

@@ -27,7 +27,7 @@ import pytest
 from lastfm_lakehouse.data import generate
 from lastfm_lakehouse.serving import clients, credentials, tls
 
-from .conftest import REPO, project_copy
+from .conftest import REPO, project_copy, secrets_on_command_lines
 
 pytestmark = pytest.mark.spark  # starts JVMs (Spark, servers, dbt builds)
 
@@ -512,6 +512,14 @@ def test_hostile_queries_are_contained_and_lookups_go_on(served: dict[str, str],
     for _ in range(3):  # the server is up and answers lookups again
         cursor.execute(lookup)
         assert len(cursor.fetchall()) > 0
+
+
+def test_no_secret_on_a_command_line(served: dict[str, str], server_build) -> None:
+    """The server, slapd and the PostgreSQL metastore running (and built through): none holds one
+    of the lakehouse's secrets (the metastore's generated password among them) on its command line."""
+    home = Path(served["LAKEHOUSE_HOME"])
+    assert (home / "secrets" / "metastore.password").is_file()
+    assert not secrets_on_command_lines(home)
 
 
 def test_bench_serve_runs_bounded_and_reports(served: dict[str, str], server_build, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ and how a served process is stopped."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from lastfm_lakehouse.bench.serving import figures
-from lastfm_lakehouse.serving import commands, roles, served_cache, tls
+from lastfm_lakehouse.serving import commands, roles, served_cache, server, tls
 from lastfm_lakehouse.serving.server import ServerConfig, auth_conf, idle_conf, server_conf
 from lastfm_lakehouse.spark_session import SECRET_KEY
 
@@ -70,6 +71,19 @@ def test_roles_default_to_the_private_directory_and_the_project_schemas(
     found = roles.Roles.from_env()
     assert found.published == ("marts", "bi_*")
     assert found.readers == "cn=analysts,ou=groups,dc=example,dc=org"
+
+
+def test_stop_never_signals_a_process_that_is_not_the_servers(tmp_path: Path) -> None:
+    """A stale pid file naming a process the system has since given that number to (here: this
+    test's own) is not the server's: status says not running, and stop leaves that process alone."""
+    served = config(home=tmp_path)
+    served.pid_file.write_text(f"{os.getpid()}\n")
+    assert commands.pid_from(served.pid_file, "pytest") == os.getpid()  # ours, by its command line
+    assert server.running_pid(served) is None
+    assert server.stop(served) == 0  # we are still here to assert
+    assert not served.pid_file.exists()
+    served.pid_file.write_text("not a pid\n")
+    assert server.running_pid(served) is None
 
 
 def test_beyond_loopback_needs_authentication_and_passwords_want_tls() -> None:

@@ -173,12 +173,7 @@ def print_password(config: SupersetConfig) -> int:
 
 
 def running_pid(config: SupersetConfig) -> int | None:
-    try:
-        pid = int(config.pid_file.read_text().strip())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return None
-    return pid
+    return commands.pid_from(config.pid_file, "gunicorn")
 
 
 def lakehouse_uri(config: SupersetConfig) -> tuple[str, dict[str, str]]:

@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 
 def parse(
@@ -35,6 +36,25 @@ def run(action: Callable[[], int | None], errors: tuple[type[BaseException], ...
     except errors as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
+
+
+def pid_from(pid_file: Path, marker: str) -> int | None:
+    """The pid in ``pid_file`` when that process runs and is ours: its command line holds
+    ``marker``. A pid the system has since given to another program (a stale file after a crash or
+    a reboot) is None, so that stopping never signals a process that is not the one started."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    proc = Path("/proc") / str(pid) / "cmdline"
+    if not Path("/proc/self").exists():
+        return pid  # no /proc to ask (not Linux): trust the file
+    try:
+        command = proc.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+    return pid if marker in command else None
 
 
 def terminate(pid: int, running: Callable[[], bool], group: bool = False, seconds: float = 30) -> None:

@@ -119,12 +119,7 @@ def slapd_binary() -> str:
 
 
 def running_pid(directory: Directory) -> int | None:
-    try:
-        pid = int(directory.pid_file.read_text().strip())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
-        return None
-    return pid
+    return commands.pid_from(directory.pid_file, "slapd")
 
 
 def write_config(directory: Directory, admin_hash: str) -> None:

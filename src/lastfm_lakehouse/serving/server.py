@@ -52,8 +52,11 @@ DEFAULT_QUERY_TIMEOUT_SECONDS = 300
 # ten minutes, are closed by the server (HiveServer2's own reaper): their memory goes with them.
 DEFAULT_IDLE_SESSION_SECONDS = 3600
 DEFAULT_IDLE_OPERATION_SECONDS = 600
+JVM_WATCH_SECONDS = 2
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 CONNECT_HOST = "127.0.0.1"
+# The server process's command line holds its module (started as `python -m <module> run`).
+SERVER_MODULE = "lastfm_lakehouse.serving.server"
 
 
 @dataclass(frozen=True)
@@ -136,17 +139,7 @@ def port_open(host: str, port: int) -> bool:
 
 
 def running_pid(config: ServerConfig) -> int | None:
-    try:
-        pid = int(config.pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
+    return commands.pid_from(config.pid_file, SERVER_MODULE)
 
 
 def auth_conf(config: ServerConfig) -> dict[str, str]:
@@ -320,6 +313,15 @@ def share_metastore_settings(spark: Any, thrift: Any) -> list[str]:
     return sorted(key for key in set(current) | set(wanted) if current.get(key) != wanted.get(key))
 
 
+def jvm_conf(settings: SparkSettings) -> dict[str, str]:
+    """The server's JVM exits on out-of-memory rather than serving on half-broken (a thread that
+    died of it may be one every session needs); ``run`` then exits too, for its supervisor."""
+    from lastfm_lakehouse.spark_session import spark_conf
+
+    options = spark_conf(settings)["spark.driver.extraJavaOptions"]
+    return {"spark.driver.extraJavaOptions": f"{options} -XX:+ExitOnOutOfMemoryError"}
+
+
 def server_conf(config: ServerConfig, access: dict[str, str]) -> dict[str, str]:
     """The server's Spark conf, with ``access`` (``auth_conf`` + ``tls_conf``, read once)."""
     return {
@@ -360,7 +362,9 @@ def run(config: ServerConfig) -> int:
     except ServingJarError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 2
-    spark = get_or_create(settings, extra_conf={**server_conf(config, access), **extension})
+    spark = get_or_create(
+        settings, extra_conf={**server_conf(config, access), **extension, **jvm_conf(settings)}
+    )
     gateway = spark._jvm  # type: ignore[attr-defined]
     gateway.java.lang.System.setProperty(
         "lakehouse.catalog.ttlMillis", str(METADATA_CACHE_TTL_SECONDS * 1000)
@@ -401,7 +405,14 @@ def run(config: ServerConfig) -> int:
     keys = ", ".join(f"{table} by {key}" for table, key in lookups.items())
     print(f"served cache: lookup indexes: {keys or 'none'}", flush=True)
     threading.Thread(target=served.run, args=(stop,), name="served-cache", daemon=True).start()
-    stop.wait()
+    jvm_process = spark.sparkContext._gateway.proc  # type: ignore[attr-defined]
+    while not stop.wait(JVM_WATCH_SECONDS):
+        code = jvm_process.poll() if jvm_process is not None else None
+        if code is not None:
+            # e.g. out of memory (-XX:+ExitOnOutOfMemoryError): exit too, so that a supervisor
+            # (systemd, lastfm-lakehouse-server.service) starts a fresh server
+            print(f"ERROR: the server's JVM exited with code {code}; see the lines above", flush=True)
+            return 3
     print("lastfm-lakehouse server: stopping", flush=True)
     spark.stop()
     return 0
@@ -454,7 +465,7 @@ def start(config: ServerConfig) -> int:
     config.log_file.parent.mkdir(parents=True, exist_ok=True)
     with config.log_file.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "lastfm_lakehouse.serving.server", "run"],
+            [sys.executable, "-m", SERVER_MODULE, "run"],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
