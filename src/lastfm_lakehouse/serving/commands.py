@@ -52,8 +52,13 @@ def pid_from(pid_file: Path, marker: str) -> int | None:
         return pid  # no /proc to ask (not Linux): trust the file
     try:
         command = proc.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
+        state = (proc.parent / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
         return None
+    if not command.strip():
+        # no command line: a zombie (it has exited), or a process in the middle of exec (just
+        # started: its new command line is not there yet)
+        return None if state in ("Z", "X") else pid
     return pid if marker in command else None
 
 
