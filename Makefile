@@ -122,6 +122,16 @@ directory-stop:  ##- stop the LDAP directory
 
 $(SUPERSET_STAMP): $(SUPERSET_REQUIREMENTS)
 	@test -x $(SUPERSET_VENV)/bin/python || $(PYTHON) -m venv $(SUPERSET_VENV)
+	@if [ ! -f /usr/include/ldap.h ] || [ ! -f /usr/include/sasl/sasl.h ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "python-ldap (Superset's directory login) builds on OpenLDAP's and SASL's headers: installing libldap-dev libsasl2-dev"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libldap-dev libsasl2-dev >/dev/null \
+				|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libldap-dev libsasl2-dev >/dev/null; }; \
+		else \
+			echo "ERROR: python-ldap (Superset's directory login) needs: sudo apt-get install libldap-dev libsasl2-dev"; \
+			exit 1; \
+		fi; \
+	fi
 	$(SUPERSET_VENV)/bin/python -m pip install -q --upgrade pip
 	$(SUPERSET_VENV)/bin/python -m pip install -q -r $(SUPERSET_REQUIREMENTS)
 	@rm -f $(SUPERSET_VENV)/.installed-*; touch $@

@@ -15,11 +15,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from lastfm_lakehouse.dashboards import browser, bundle
+from lastfm_lakehouse.dashboards import browser, bundle, superset_app
 from lastfm_lakehouse.dashboards.api import Superset, SupersetError
 from lastfm_lakehouse.dashboards.superset_app import ADMIN, ADMIN_PASSWORD_FILE
 
@@ -251,8 +252,65 @@ def test_an_ldap_and_tls_server_is_reached_with_a_password_over_verified_tls(
             for chart in superset.charts_of(slug):
                 result = superset.chart_data(chart["id"])["result"][0]
                 assert not result.get("error") and result["rowcount"] > 0, (slug, chart["slice_name"])
+        if secured.get("LAKEHOUSE_SERVER_AUTH") == "ldap":
+            check_directory_logins(secured)
         # Superset, the server and slapd running: none holds a secret on its command line
         assert not secrets_on_command_lines(Path(secured["LAKEHOUSE_HOME"]))
     finally:
         run([*server, "stop"], secured, timeout=120)
         run([*directory, "down"], secured, timeout=120)
+
+
+def directory_login(env: dict[str, str], user: str) -> Superset:
+    """A person logged in to Superset with their directory account (``make directory``'s users)."""
+    password = (Path(env["LAKEHOUSE_HOME"]) / "secrets" / f"{user}.password").read_text().strip()
+    return Superset(f"http://127.0.0.1:{env['SUPERSET_PORT']}", user, password, provider="ldap").login()
+
+
+def refused(action: Any) -> str:
+    with pytest.raises(SupersetError, match="HTTP 403") as caught:
+        action()
+    return str(caught.value)
+
+
+def check_directory_logins(env: dict[str, str]) -> None:
+    """Superset's roles come from the directory's groups: the reader ``bi`` sees every chart's data
+    and may change nothing, nor open SQL Lab; the analyst (SQL Lab group) may query, and what they
+    may run is what the server lets a reader run; the builder ``dbt``, in no Superset group, gets
+    nothing."""
+    sql = "select count(*) as n from lastfm.dim_users"
+    reader = directory_login(env, "bi")
+    assert set(reader.get("/api/v1/me/roles/")["result"]["roles"]) == {superset_app.READER_ROLE, "Public"}
+    for chart in reader.charts_of("listening-data"):
+        result = reader.chart_data(chart["id"])["result"][0]
+        assert not result.get("error") and result["rowcount"] > 0, chart["slice_name"]
+    new_chart = {"slice_name": "mine", "viz_type": "table", "datasource_id": 1, "datasource_type": "table"}
+    refused(lambda: reader.request("POST", "/api/v1/chart/", json=new_chart))
+    dashboard_id = reader.dashboard("listening-data")["id"]
+    refused(lambda: reader.request("PUT", f"/api/v1/dashboard/{dashboard_id}", json={"dashboard_title": "x"}))
+    execute = {"database_id": 1, "sql": sql, "schema": "lastfm", "runAsync": False}
+    refused(lambda: reader.request("POST", "/api/v1/sqllab/execute/", json=execute))
+
+    analyst = directory_login(env, "analyst")
+    assert "sql_lab" in analyst.get("/api/v1/me/roles/")["result"]["roles"]
+    (database,) = analyst.get("/api/v1/database/")["result"]
+    counted = analyst.request(
+        "POST", "/api/v1/sqllab/execute/", json={**execute, "database_id": database["id"]}
+    )
+    assert counted["status"] == "success" and counted["data"][0]["n"] > 0, counted
+    for statement in ("drop table lastfm.dim_users", "select * from text.`/etc/passwd`"):
+        with pytest.raises(SupersetError) as caught:
+            analyst.request(
+                "POST",
+                "/api/v1/sqllab/execute/",
+                json={**execute, "database_id": database["id"], "sql": statement},
+            )
+        assert "HTTP 403" not in str(caught.value)  # refused by Superset's DML guard or the server
+    again = analyst.request(
+        "POST", "/api/v1/sqllab/execute/", json={**execute, "database_id": database["id"]}
+    )
+    assert again["data"] == counted["data"]
+
+    builder = directory_login(env, "dbt")
+    refused(lambda: builder.get("/api/v1/chart/"))
+    refused(lambda: builder.request("POST", "/api/v1/sqllab/execute/", json=execute))

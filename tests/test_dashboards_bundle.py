@@ -4,6 +4,7 @@ columns the dbt project documents, matches the exposures, and becomes the zip Su
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import re
@@ -173,7 +174,47 @@ def test_tls_server_connections_go_through_a_verified_tls_socket(tmp_path: Path)
         venv=tmp_path, home=tmp_path, port=8088, lakehouse=ServerConfig("127.0.0.1", 10000, 15002, tmp_path)
     )
     assert superset_app.write_config(plain), "TLS off: changed, Superset restarts"
-    assert "DB_CONNECTION_MUTATOR" not in plain.config_file.read_text()
+    written = plain.config_file.read_text()
+    # still a socket with a timeout, no TLS
+    assert "LAKEHOUSE_CERTIFICATE = ''" in written and "LAKEHOUSE_SOCKET_TIMEOUT_SECONDS = 120" in written
+    assert "AUTH_LDAP" not in written  # Superset's own users while the server checks no password
+
+
+def test_superset_logs_people_in_against_the_directory_with_roles_by_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the server on LDAP, Superset binds as the person (their own password) and maps their
+    groups to its roles at every login: readers read-only, the SQL Lab group SQL Lab besides,
+    dashboard admins Admin, anyone else nothing; connections have socket timeouts."""
+    for name in ("LAKEHOUSE_LDAP_URL", "LAKEHOUSE_LDAP_BASE_DN", "LAKEHOUSE_LDAP_READER_GROUP"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LAKEHOUSE_LDAP_PORT", "3999")
+    monkeypatch.setenv("LAKEHOUSE_LDAP_SQL_LAB_GROUP", "cn=analysts,ou=teams,dc=example,dc=org")
+    server = ServerConfig(host="127.0.0.1", thrift_port=10000, connect_port=15002, home=tmp_path, auth="ldap")
+    config = superset_app.SupersetConfig(
+        venv=tmp_path, home=tmp_path, port=8088, lakehouse=server, socket_timeout=45
+    )
+    superset_app.write_config(config)
+    written = config.config_file.read_text()
+    compile(written, str(config.config_file), "exec")  # Superset imports it
+    settings: dict[str, object] = {}
+    for line in written.splitlines():
+        name, _, value = line.partition(" = ")
+        if name.isupper() and name.startswith(("AUTH_", "RECAPTCHA", "LAKEHOUSE_")):
+            settings[name] = value
+    assert settings.pop("AUTH_TYPE") == "AUTH_LDAP"
+    values = {name: ast.literal_eval(str(value)) for name, value in settings.items()}
+    assert values["AUTH_LDAP_SERVER"] == "ldap://127.0.0.1:3999"
+    assert values["AUTH_LDAP_USERNAME_FORMAT"] == "uid=%s,ou=people,dc=lakehouse,dc=local"
+    assert values["AUTH_LDAP_GROUP_FIELD"] == "memberOf"
+    assert values["AUTH_USER_REGISTRATION_ROLE"] == "Public"  # no group, no permission
+    assert values["AUTH_ROLES_SYNC_AT_LOGIN"] is True
+    assert values["AUTH_ROLES_MAPPING"] == {
+        "cn=lakehouse-readers,ou=groups,dc=lakehouse,dc=local": [superset_app.READER_ROLE],
+        "cn=analysts,ou=teams,dc=example,dc=org": [superset_app.READER_ROLE, "sql_lab"],
+        "cn=lakehouse-dashboard-admins,ou=groups,dc=lakehouse,dc=local": ["Admin"],
+    }
+    assert values["LAKEHOUSE_SOCKET_TIMEOUT_SECONDS"] == 45
 
 
 def test_ldap_server_without_a_known_password_is_refused(

@@ -55,3 +55,52 @@ def test_indexes_keep_to_their_budget_and_replace_rather_than_add(tmp_path: Path
     assert said["b over its cap"].endswith("not indexed"), said
     # a's new version fits the total only because its old index went first
     assert said["a again"].startswith("200,000 rows"), said
+
+
+CACHE_PROBE = r"""
+import json, time
+from pathlib import Path
+from lastfm_lakehouse.serving.served_cache import ServedCache
+from lastfm_lakehouse.settings import SparkSettings
+from lastfm_lakehouse.spark_session import get_or_create
+
+spark = get_or_create(SparkSettings.from_env(master="local[1]", driver_memory="1g", table_format="parquet"))
+for name in ("good", "broken"):
+    spark.sql(f"create table {name} using parquet as select id, id * 2 as twice from range(1000)")
+location = spark.sql("describe table extended broken").where("col_name = 'Location'").first()[1]
+parts = sorted(Path(location.removeprefix("file:")).glob("part-*"))
+kept = {part: part.read_bytes() for part in parts}
+for part in parts:  # damaged files: the broken table's refresh fails on reading them
+    part.write_bytes(b"not parquet at all" * 10)
+cache = ServedCache(spark, ["default.broken", "default.good"], interval=2.0)
+said = {"first": cache.refresh(), "at once": cache.refresh()}
+time.sleep(4.1)  # past the first back-off (2 x 2 s)
+said["again"] = cache.refresh()
+for part, data in kept.items():  # repaired
+    part.write_bytes(data)
+time.sleep(8.1)  # past the second back-off (4 x 2 s)
+said["repaired"] = cache.refresh()
+said["failures"] = cache.failures
+print(json.dumps(said))
+"""
+
+
+def test_one_tables_failed_refresh_backs_off_without_holding_up_the_others(tmp_path: Path) -> None:
+    """The served cache refreshes table by table: a table whose files cannot be read is said, tried
+    again only after a back-off that doubles, and the other tables are served meanwhile."""
+    env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path), "SPARK_LOCAL_IP": "127.0.0.1"}
+    env.pop("LAKEHOUSE_METASTORE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", CACHE_PROBE], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    said = json.loads(result.stdout.strip().splitlines()[-1])
+    first = said["first"]
+    assert len(first) == 2, said
+    assert first[0].startswith("default.broken: refresh failed (1 in a row), next try in 4s: "), said
+    assert first[1].startswith("default.good: 1,000 rows of ") and " cached in " in first[1], said
+    assert said["at once"] == [], said  # broken waits out its back-off; good has not changed
+    assert said["again"][0].startswith("default.broken: refresh failed (2 in a row), next try in 8s"), said
+    assert "parquet" in said["again"][0].lower(), said  # the reason, not only py4j's call
+    assert said["repaired"][0].startswith("default.broken: 1,000 rows of "), said
+    assert said["failures"] == {}, said

@@ -100,9 +100,15 @@ def served() -> Iterator[dict[str, str]]:
         assert "apt-get, as root" in directory.stderr, directory.stdout + directory.stderr
     master_port, logs = free_port(), home / "logs"
     logs.mkdir(exist_ok=True)
+    # the cluster's shared secret and RPC encryption, as an admin would start it: the server's driver
+    # authenticates with that secret (spark_session.cluster_conf)
+    properties = run([sys.executable, "-m", "lastfm_lakehouse.serving.server", "cluster-properties"], env)
+    assert properties.returncode == 0, properties.stderr
+    secured = ["--properties-file", properties.stdout.strip()]
     cluster = {
         "master": [
             "org.apache.spark.deploy.master.Master",
+            *secured,
             "--host",
             "127.0.0.1",
             "--port",
@@ -112,6 +118,7 @@ def served() -> Iterator[dict[str, str]]:
         ],
         "worker": [
             "org.apache.spark.deploy.worker.Worker",
+            *secured,
             "--host",
             "127.0.0.1",
             "--cores",

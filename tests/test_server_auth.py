@@ -29,6 +29,8 @@ from .test_server import SPARK_BIN, free_port, run
 
 pytestmark = pytest.mark.spark  # starts a server JVM
 
+MAX_OPEN_RESULTS = 4
+
 
 def test_binding_beyond_loopback_without_authentication_is_refused(tmp_path: Path) -> None:
     env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path), "LAKEHOUSE_SERVER_HOST": "0.0.0.0"}
@@ -57,6 +59,8 @@ def guarded() -> Iterator[dict[str, str]]:
         # short, so that test_idle_sessions_and_results_are_reaped need not wait an hour
         "LAKEHOUSE_IDLE_SESSION_SECONDS": "40",
         "LAKEHOUSE_IDLE_OPERATION_SECONDS": "20",
+        # few, so that test_readers_may_hold_only_so_many_open_statements reaches the bound
+        "LAKEHOUSE_MAX_OPEN_RESULTS": str(MAX_OPEN_RESULTS),
     }
     for name in (
         "LAKEHOUSE_METASTORE_URL",
@@ -359,6 +363,44 @@ def test_no_secret_on_a_command_line_or_in_a_system_property(guarded: dict[str, 
     assert "hive.server2.authentication.ldap.url" in properties  # the probe reads what it should
     for name, value in secrets.items():
         assert value not in properties, f"{name} is a JVM system property"
+
+
+def test_readers_may_hold_only_so_many_open_statements(guarded: dict[str, str]) -> None:
+    """What readers' results hold on the server is bounded in total: at most LAKEHOUSE_MAX_OPEN_RESULTS
+    of their statements open at once (each result capped by spark.driver.maxResultSize); one more
+    is refused saying so, the builder is not held up, and closing one makes room again."""
+    reader = connect(guarded, login_as(guarded, "bi"))
+    held, refusal = [], ""
+    for n in range(MAX_OPEN_RESULTS + 1):
+        cursor = reader.cursor()
+        try:
+            cursor.execute(f"select {n} as n")  # executed, not fetched nor closed: its result is held
+        except Exception as exc:
+            refusal = str(exc)
+            break
+        held.append(cursor)
+    # earlier statements of this module may still be open (until the idle reaper closes them)
+    assert 1 <= len(held) <= MAX_OPEN_RESULTS, refusal
+    assert f"at most {MAX_OPEN_RESULTS}, LAKEHOUSE_MAX_OPEN_RESULTS" in refusal, refusal
+    assert "refused for user 'bi' (role reader)" in refusal, refusal
+    builder = connect(guarded, login_as(guarded, "dbt")).cursor()
+    builder.execute("select 1")
+    assert builder.fetchall() == [(1,)]
+    held[0].close()
+    deadline = time.monotonic() + int(guarded["LAKEHOUSE_IDLE_OPERATION_SECONDS"]) + 30
+    while True:
+        again = reader.cursor()
+        try:
+            again.execute("select 42")
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+    assert again.fetchall() == [(42,)]
+    for cursor in held[1:]:
+        cursor.close()
+    reader.close()
 
 
 def test_idle_sessions_and_results_are_reaped(guarded: dict[str, str]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -16,7 +17,8 @@ import yaml
 from lastfm_lakehouse.bench.serving import figures
 from lastfm_lakehouse.serving import commands, roles, served_cache, server, tls
 from lastfm_lakehouse.serving.server import ServerConfig, auth_conf, idle_conf, server_conf
-from lastfm_lakehouse.spark_session import SECRET_KEY
+from lastfm_lakehouse.settings import SparkSettings
+from lastfm_lakehouse.spark_session import SECRET_KEY, cluster_conf, cluster_properties, spark_conf
 
 from .conftest import REPO
 
@@ -53,6 +55,50 @@ def test_idle_sessions_and_results_are_reaped_on_a_schedule() -> None:
     assert hourly["spark.hadoop.hive.server2.session.check.interval"] == "60s"
     brief = idle_conf(config(idle_session_seconds=5, idle_operation_seconds=4))
     assert brief["spark.hadoop.hive.server2.session.check.interval"] == "3s"  # Hive's floor
+
+
+def test_a_cluster_is_authenticated_encrypted_and_its_ui_stays_on_loopback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """In-process Spark opens nothing to the network; on any cluster the driver authenticates and
+    encrypts its RPC and spills, a standalone master shares the secret the properties file gives its
+    master and workers (the secret is a setting the JVM gets after it started), and the driver
+    advertises a reachable host while the UI binds loopback."""
+    monkeypatch.delenv("LAKEHOUSE_DRIVER_HOST", raising=False)
+    embedded = spark_conf(SparkSettings(home=tmp_path, master="local[2]"))
+    assert "spark.authenticate" not in embedded and "spark.driver.host" not in embedded
+    assert cluster_conf(SparkSettings(home=tmp_path, master="local[*]")) == {}
+    standalone = spark_conf(SparkSettings(home=tmp_path, master="spark://10.0.0.7:7077"))
+    for key in ("spark.authenticate", "spark.network.crypto.enabled", "spark.io.encryption.enabled"):
+        assert standalone[key] == "true", key
+    secret = standalone["spark.authenticate.secret"]
+    assert len(secret) >= 24 and SECRET_KEY.search("spark.authenticate.secret")
+    assert (tmp_path / "secrets" / "spark-cluster.secret").stat().st_mode & 0o077 == 0
+    assert standalone["spark.driver.host"] == socket.gethostname()  # not loopback: executors call it
+    properties = cluster_properties(tmp_path)
+    assert properties.stat().st_mode & 0o077 == 0
+    lines = dict(
+        line.split(" ", 1) for line in properties.read_text().splitlines() if not line.startswith("#")
+    )
+    assert lines == {
+        "spark.authenticate": "true",
+        "spark.authenticate.secret": secret,
+        "spark.network.crypto.enabled": "true",
+    }
+    # the same secret on the next start: the cluster's master and workers keep theirs
+    assert (
+        cluster_conf(SparkSettings(home=tmp_path, master="spark://10.0.0.7:7077"))[
+            "spark.authenticate.secret"
+        ]
+        == secret
+    )
+    local_cluster = cluster_conf(SparkSettings(home=tmp_path, master="spark://127.0.0.1:7077"))
+    assert local_cluster["spark.driver.host"] == "127.0.0.1" and local_cluster["spark.authenticate"] == "true"
+    monkeypatch.setenv("LAKEHOUSE_DRIVER_HOST", "driver.example.org")
+    yarn = cluster_conf(SparkSettings(home=tmp_path, master="yarn"))
+    assert yarn["spark.driver.host"] == "driver.example.org"
+    # YARN makes each application's secret itself
+    assert yarn["spark.authenticate"] == "true" and "spark.authenticate.secret" not in yarn
 
 
 def test_roles_default_to_the_private_directory_and_the_project_schemas(

@@ -270,6 +270,11 @@ OPERATIONS = {
     ),
     "stop": Operation("lastfm_lakehouse.serving.server", "stop the server", ("stop",)),
     "status": Operation("lastfm_lakehouse.serving.server", "is the server up, on which ports", ("status",)),
+    "cluster-properties": Operation(
+        "lastfm_lakehouse.serving.server",
+        "a standalone cluster's shared secret, for its master and workers",
+        ("cluster-properties",),
+    ),
     "metastore": Operation("lastfm_lakehouse.serving.metastore", "PostgreSQL metastore: up | down | url"),
     "directory": Operation("lastfm_lakehouse.serving.directory", "LDAP directory: up | down | password"),
     "tls": Operation("lastfm_lakehouse.serving.tls", "TLS keystore for the Thrift port: create"),

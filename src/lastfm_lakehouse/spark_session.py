@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+# A cluster's shared secret and its master's and workers' properties, in the secrets folder.
+CLUSTER_SECRET = "spark-cluster.secret"
+CLUSTER_PROPERTIES = "spark-cluster.conf"
+ENV_DRIVER_HOST = "LAKEHOUSE_DRIVER_HOST"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 # Every query of a Delta table first reads its snapshot: the log's last checkpoint plus the JSON
 # commits after it, spread over this many partitions (Delta's default 50: 50 tasks for a log of a
@@ -152,12 +157,74 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
                 ),
             }
         )
+    conf.update(cluster_conf(settings))
     if settings.table_format == "delta":
         delta = delta_conf(settings)
         class_path = [conf.get("spark.driver.extraClassPath", ""), delta.pop("spark.driver.extraClassPath")]
         conf.update(delta)
         conf["spark.driver.extraClassPath"] = ":".join(filter(None, class_path))
     return conf
+
+
+def loopback_master(master: str) -> bool:
+    """In-process, or a standalone cluster on this machine."""
+    return master.startswith(("local", "spark://127.", "spark://localhost"))
+
+
+def driver_host(master: str) -> str:
+    """Where executors reach the driver: loopback for a cluster on this machine, else
+    ``LAKEHOUSE_DRIVER_HOST`` or this machine's name."""
+    if loopback_master(master):
+        return "127.0.0.1"
+    return os.environ.get(ENV_DRIVER_HOST, "").strip() or socket.gethostname()
+
+
+def cluster_secret(home: Path) -> str:
+    """The secret a standalone cluster and its drivers share (``spark.authenticate.secret``): kept in
+    ``$LAKEHOUSE_HOME/secrets/spark-cluster.secret``, generated on first use; ``cluster_properties``
+    hands it to the cluster's master and workers."""
+    from lastfm_lakehouse.serving.credentials import secret
+
+    return secret(CLUSTER_SECRET, home=home)
+
+
+def cluster_conf(settings: SparkSettings) -> dict[str, str]:
+    """Nothing for an in-process master. On a cluster, the driver's RPC and block transfers are
+    authenticated (``spark.authenticate``) and encrypted (AES-GCM), spills and shuffle files are
+    encrypted on the executors' disks, and the Spark UI listens on loopback: Spark binds its UI to
+    ``SPARK_LOCAL_IP`` or every address, so ``get_or_create`` sets SPARK_LOCAL_IP=127.0.0.1 and the
+    RPC is given its own address (``spark.driver.host``). YARN and Kubernetes make each
+    application's secret themselves; a standalone master (``spark://``) needs the one its master and
+    workers were started with (``cluster_properties``)."""
+    if settings.master.startswith("local"):
+        return {}
+    conf = {
+        "spark.authenticate": "true",
+        "spark.network.crypto.enabled": "true",
+        "spark.io.encryption.enabled": "true",
+        "spark.driver.host": driver_host(settings.master),
+    }
+    if settings.master.startswith("spark://"):
+        conf["spark.authenticate.secret"] = cluster_secret(settings.home)
+    return conf
+
+
+def cluster_properties(home: Path) -> Path:
+    """A properties file for a standalone cluster's master and workers (``spark-class
+    org.apache.spark.deploy.master.Master --properties-file <it>``, the same for each worker): the
+    shared secret and RPC encryption its drivers use (``cluster_conf``). In the secrets folder, mode
+    600: the secret is on no command line."""
+    from lastfm_lakehouse.serving.credentials import secret, secrets_dir
+
+    lines = [
+        "# Written by `lastfm-lakehouse cluster-properties`: give it to the standalone master and to",
+        "# every worker with --properties-file. It holds the cluster's shared secret: keep it private.",
+        "spark.authenticate true",
+        f"spark.authenticate.secret {cluster_secret(home)}",
+        "spark.network.crypto.enabled true",
+    ]
+    secret(CLUSTER_PROPERTIES, "\n".join(lines), home)
+    return secrets_dir(home) / CLUSTER_PROPERTIES
 
 
 def get_or_create(
@@ -190,10 +257,13 @@ def get_or_create(
         # Python UDF workers must run this interpreter (the virtualenv with this package), not the
         # first python3 on PATH, which is what PySpark starts when PYSPARK_PYTHON is unset.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    elif settings.master.startswith(("spark://127.", "spark://localhost")):
+    elif loopback_master(settings.master):
         # A standalone cluster on this machine: same interpreter, loopback addresses.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    else:
+        # A cluster elsewhere: the Spark UI on loopback (its RPC has spark.driver.host, cluster_conf)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Spark parallelises with one task per core: native BLAS (OpenBLAS in the JVM for ALS, numpy in
     # the Python workers) must not start its own threads on top of that (oversubscription).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -5,11 +5,14 @@ dashboards`` and by the tests, which check every chart through it."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+
+CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"', re.S)
 
 
 class SupersetError(RuntimeError):
@@ -23,19 +26,37 @@ class Superset:
     password: str
     timeout: float = 300.0
     session: requests.Session = field(default_factory=requests.Session)
+    # "db": Superset's own users (the admin); "ldap": a directory account
+    provider: str = "db"
 
     def login(self) -> Superset:
         response = self.session.post(
             f"{self.url}/api/v1/security/login",
-            json={"username": self.username, "password": self.password, "provider": "db", "refresh": True},
+            json={
+                "username": self.username,
+                "password": self.password,
+                "provider": self.provider,
+                "refresh": True,
+            },
             timeout=self.timeout,
         )
         if response.status_code != 200:
             raise SupersetError(f"login as {self.username} at {self.url} failed: HTTP {response.status_code}")
         self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-        token = self.get("/api/v1/security/csrf_token/")["result"]
-        self.session.headers.update({"X-CSRFToken": token, "Referer": self.url})
+        self.session.headers.update({"X-CSRFToken": self.csrf_token(), "Referer": self.url})
         return self
+
+    def csrf_token(self) -> str:
+        """The token Superset wants on every write, for this client's session cookie: from its API
+        (which only admins may call), else from a page, as a browser gets it."""
+        response = self.session.get(f"{self.url}/api/v1/security/csrf_token/", timeout=self.timeout)
+        if response.status_code == 200:
+            return str(response.json()["result"])
+        page = self.session.get(f"{self.url}/login/", timeout=self.timeout)
+        found = CSRF_INPUT.search(page.text)
+        if found is None:
+            raise SupersetError(f"no CSRF token for {self.username} at {self.url} (HTTP {page.status_code})")
+        return found.group(1)
 
     def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)

@@ -13,6 +13,12 @@ Superset when it is not running, and (re)imports the checked-in dashboards every
 
 The admin is ``admin``; the password is ``SUPERSET_ADMIN_PASSWORD`` when set, otherwise generated
 once and kept in ``$LAKEHOUSE_HOME/secrets/superset-admin.password`` (mode 600).
+
+With ``LAKEHOUSE_SERVER_AUTH=ldap`` people log in with their directory accounts and get Superset's
+roles from their groups (``serving.roles``): readers the read-only ``Lakehouse Reader``, the SQL Lab
+group SQL Lab besides, dashboard admins ``Admin``. Superset reaches the lakehouse as the BI reader,
+so what SQL Lab may run is what the server lets a reader run. Every connection to the lakehouse has
+a socket timeout (``LAKEHOUSE_SUPERSET_SOCKET_TIMEOUT_SECONDS``, default 120).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pathlib import Path
 
 from lastfm_lakehouse.dashboards import bundle
 from lastfm_lakehouse.dashboards.api import Superset, SupersetError, wait_healthy
-from lastfm_lakehouse.serving import commands, tls
+from lastfm_lakehouse.serving import commands, roles, tls
 from lastfm_lakehouse.serving.credentials import bi_user, password_of, secret, secrets_dir
 from lastfm_lakehouse.serving.server import ServerConfig, port_open, tail
 from lastfm_lakehouse.settings import env_number, lakehouse_home
@@ -71,13 +77,20 @@ SUPERSET_WEBSERVER_TIMEOUT = {timeout}
 SQLLAB_TIMEOUT = {timeout}
 ROW_LIMIT = 10000
 """
+DEFAULT_SOCKET_TIMEOUT_SECONDS = 120
 
-# With LAKEHOUSE_SERVER_TLS=on: PyHive's hive:// URL has no TLS option, so every connection to the
-# lakehouse is opened here instead - a TLS socket verified against the server's certificate (host
-# name included), SASL PLAIN on top, as serving.tls.hive_transport does for the lakehouse's own
-# clients. Written out rather than imported: Superset's virtualenv does not have this package.
-TLS_CONFIG_TEMPLATE = """
+# Every connection to the lakehouse is opened here rather than by PyHive's hive:// URL, which has
+# neither a socket timeout (a server that stops answering would hold a Superset thread for ever) nor
+# TLS: a socket with a timeout (LAKEHOUSE_SUPERSET_SOCKET_TIMEOUT_SECONDS), verified TLS when the
+# server speaks it (host name included), SASL PLAIN on top, as serving.tls.hive_transport does for
+# the lakehouse's own clients. Written out rather than imported: Superset's virtualenv does not have
+# this package.
+CONNECTION_CONFIG_TEMPLATE = """
+import getpass
 import ssl
+
+LAKEHOUSE_CERTIFICATE = {certificate!r}
+LAKEHOUSE_SOCKET_TIMEOUT_SECONDS = {socket_timeout}
 
 
 def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
@@ -88,12 +101,17 @@ def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
         import thrift_sasl
         from pyhive import hive
         from pyhive.hive import get_installed_sasl
+        from thrift.transport.TSocket import TSocket
         from thrift.transport.TSSLSocket import TSSLSocket
 
-        context = ssl.create_default_context(cafile={certificate!r})
-        server_name = "localhost" if uri.host in ("127.0.0.1", "::1") else uri.host
-        sock = TSSLSocket(uri.host, uri.port, ssl_context=context, server_hostname=server_name)
-        user, secret = uri.username or "anonymous", uri.password or "x"
+        if LAKEHOUSE_CERTIFICATE:
+            context = ssl.create_default_context(cafile=LAKEHOUSE_CERTIFICATE)
+            server_name = "localhost" if uri.host in ("127.0.0.1", "::1") else uri.host
+            sock = TSSLSocket(uri.host, uri.port, ssl_context=context, server_hostname=server_name)
+        else:
+            sock = TSocket(uri.host, uri.port)
+        sock.setTimeout(LAKEHOUSE_SOCKET_TIMEOUT_SECONDS * 1000)
+        user, secret = uri.username or getpass.getuser(), uri.password or "x"
         transport = thrift_sasl.TSaslClientTransport(
             lambda: get_installed_sasl(host=uri.host, sasl_auth="PLAIN", username=user, password=secret),
             "PLAIN",
@@ -102,6 +120,54 @@ def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
         return hive.connect(thrift_transport=transport, username=user, database=uri.database or "default")
 
     return uri, {{**params, "creator": connect}}
+"""
+
+# With LAKEHOUSE_SERVER_AUTH=ldap, people log in to Superset with their directory account, and their
+# directory groups give them Superset's roles at every login (serving.roles): readers the read-only
+# READER_ROLE, the SQL Lab group SQL Lab besides, dashboard admins Admin; anyone else only Public,
+# which has no permission. The local admin stays, for the REST API (provisioning).
+LDAP_CONFIG_TEMPLATE = """
+from flask_appbuilder.security.manager import AUTH_LDAP
+
+AUTH_TYPE = AUTH_LDAP
+AUTH_LDAP_SERVER = {url!r}
+# bind as the user (their own password), then read their entry: name, mail and memberOf
+AUTH_LDAP_USERNAME_FORMAT = {username_format!r}
+AUTH_LDAP_SEARCH = {people!r}
+AUTH_LDAP_UID_FIELD = "uid"
+AUTH_LDAP_FIRSTNAME_FIELD = "cn"
+AUTH_LDAP_LASTNAME_FIELD = "sn"
+AUTH_LDAP_EMAIL_FIELD = "mail"
+AUTH_LDAP_GROUP_FIELD = "memberOf"
+AUTH_USER_REGISTRATION = True
+AUTH_USER_REGISTRATION_ROLE = "Public"
+# Superset 6.1's pages read this whenever registration is on (a directory login registers a user at
+# first login; there is no form to protect with a CAPTCHA)
+RECAPTCHA_PUBLIC_KEY = ""
+AUTH_ROLES_SYNC_AT_LOGIN = True
+AUTH_ROLES_MAPPING = {mapping!r}
+# the local admin (Superset's own user database) keeps the REST API, for provisioning
+AUTH_API_LOGIN_ALLOW_MULTIPLE_PROVIDERS = True
+"""
+
+# The read-only role BI readers get: Superset's own read-only set for viewing dashboards (what it
+# gives the Public role with PUBLIC_ROLE_LIKE = "Public": dashboards, charts, their data and filters;
+# nothing to create, edit, import or export, no SQL Lab) and access to the lakehouse's database
+# alone. Run by Superset's own Python after each import (the database's permission exists from then).
+READER_ROLE = "Lakehouse Reader"
+ROLES_SCRIPT = """
+import sys
+from superset.app import create_app
+app = create_app()
+with app.app_context():
+    from superset import db, security_manager as sm
+    from superset.models.core import Database
+    role_name, database_name = sys.argv[1], sys.argv[2]
+    sm.set_role(role_name, sm._is_public_pvm, sm._get_all_pvms())
+    database = db.session.query(Database).filter_by(database_name=database_name).one()
+    access = sm.add_permission_view_menu("database_access", database.perm)
+    sm.add_permission_role(sm.find_role(role_name), access)
+    db.session.commit()
 """
 
 
@@ -115,6 +181,7 @@ class SupersetConfig:
     home: Path
     port: int
     lakehouse: ServerConfig
+    socket_timeout: int = DEFAULT_SOCKET_TIMEOUT_SECONDS
 
     @classmethod
     def from_env(cls) -> SupersetConfig:
@@ -124,6 +191,9 @@ class SupersetConfig:
             home=lakehouse_home(),
             port=int(env_number("SUPERSET_PORT", DEFAULT_PORT)),
             lakehouse=ServerConfig.from_env(),
+            socket_timeout=int(
+                env_number("LAKEHOUSE_SUPERSET_SOCKET_TIMEOUT_SECONDS", DEFAULT_SOCKET_TIMEOUT_SECONDS)
+            ),
         )
 
     @property
@@ -238,8 +308,20 @@ def write_config(config: SupersetConfig) -> bool:
     text = CONFIG_TEMPLATE.format(
         secret_key=str(key_file), metadata_db=config.state_dir / "superset.db", timeout=START_TIMEOUT_SECONDS
     )
-    if config.lakehouse.tls:
-        text += TLS_CONFIG_TEMPLATE.format(certificate=str(tls.TlsFiles.from_env(config.home).certificate))
+    certificate = str(tls.TlsFiles.from_env(config.home).certificate) if config.lakehouse.tls else ""
+    text += CONNECTION_CONFIG_TEMPLATE.format(certificate=certificate, socket_timeout=config.socket_timeout)
+    if config.lakehouse.auth == "ldap":
+        directory = roles.Roles.from_env()
+        text += LDAP_CONFIG_TEMPLATE.format(
+            url=directory.url,
+            username_format=f"uid=%s,{directory.people}",
+            people=directory.people,
+            mapping={
+                directory.readers: [READER_ROLE],
+                directory.sql_lab: [READER_ROLE, "sql_lab"],
+                directory.dashboard_admins: ["Admin"],
+            },
+        )
     config.state_dir.mkdir(parents=True, exist_ok=True)
     if config.config_file.is_file() and config.config_file.read_text() == text:
         return False
@@ -327,6 +409,11 @@ def provision(config: SupersetConfig, password: str) -> Superset:
                 f"Superset cannot read {dataset['table_name']} through {uri}: "
                 f"is it built (`make build`)? {exc}"
             ) from exc
+    step(
+        f"giving the {READER_ROLE} role read access to the lakehouse",
+        [config.tool("python"), "-c", ROLES_SCRIPT, READER_ROLE, bundle.database_name()],
+        config,
+    )
     print(
         f"superset: imported {len(bundle.dashboards())} dashboards, synced {len(datasets)} datasets' columns "
         f"in {time.monotonic() - started:.0f}s"
@@ -345,7 +432,7 @@ def up(config: SupersetConfig) -> int:
         )
     password, generated = admin_password(config.home)
     if write_config(config) and running_pid(config) is not None:
-        print("superset: its configuration changed (the server's TLS setting): restarting it")
+        print("superset: its configuration changed (the server's TLS or LDAP setting): restarting it")
         down(config)
     initialise(config, password)
     start(config)
@@ -353,10 +440,17 @@ def up(config: SupersetConfig) -> int:
     where = secrets_dir(config.home) / ADMIN_PASSWORD_FILE
     if generated:
         print(f"superset: generated the admin's password into {where}")
-    print(
-        f"Superset: {config.url}  (log in as {ADMIN}; `lastfm-lakehouse dashboards password` prints "
-        "the password)"
-    )
+    if config.lakehouse.auth == "ldap":
+        print(
+            f"Superset: {config.url}  (log in with a directory account: readers see the dashboards, "
+            f"the SQL Lab group may query, dashboard admins administer; the local {ADMIN} is for the "
+            "REST API)"
+        )
+    else:
+        print(
+            f"Superset: {config.url}  (log in as {ADMIN}; `lastfm-lakehouse dashboards password` prints "
+            "the password)"
+        )
     for slug, dashboard in bundle.dashboards().items():
         print(f"  {dashboard['dashboard_title']:<16} {config.url}/superset/dashboard/{slug}/")
     return 0

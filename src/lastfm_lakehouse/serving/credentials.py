@@ -2,8 +2,8 @@
 file per secret, mode 600, created on first use. Secrets go to programs through these files (or
 ``DBT_ENV_SECRET_*`` variables, which dbt scrubs from its logs), never on a command line.
 
-* ``<user>.password``: a user's LDAP password (``make directory`` creates the BI reader ``bi``'s
-  and the builder ``dbt``'s);
+* ``<user>.password``: a user's LDAP password (``make directory`` creates the BI reader ``bi``'s,
+  the builder ``dbt``'s and the SQL Lab analyst ``analyst``'s);
 * ``ldap-admin.password``: the directory's admin;
 * ``ldap-server.password``: the server's own directory entry, which reads users' groups;
 * ``connect.token``: the Spark Connect pre-shared token (``spark.connect.authenticate.token``).
@@ -21,6 +21,7 @@ from lastfm_lakehouse.settings import lakehouse_home
 
 DEFAULT_BI_USER = "bi"
 DEFAULT_BUILDER_USER = "dbt"
+DEFAULT_ANALYST_USER = "analyst"
 LDAP_SERVER_PASSWORD = "ldap-server.password"
 CONNECT_TOKEN = "connect.token"
 KEYSTORE_PASSWORD = "keystore.password"
@@ -60,6 +61,11 @@ def bi_user() -> str:
 def builder_user() -> str:
     """The account dbt's ``server`` target logs in as (the builder group's member)."""
     return os.environ.get("LAKEHOUSE_BUILDER_USER", "").strip() or DEFAULT_BUILDER_USER
+
+
+def analyst_user() -> str:
+    """A reader who may use Superset's SQL Lab besides (the SQL Lab group's member)."""
+    return os.environ.get("LAKEHOUSE_ANALYST_USER", "").strip() or DEFAULT_ANALYST_USER
 
 
 def password_of(user: str, home: Path | None = None) -> str | None:

@@ -11,9 +11,15 @@ creates two users and the groups that give them their roles on the server:
 * ``$LAKEHOUSE_BI_USER`` (default ``bi``), in ``cn=lakehouse-readers,ou=groups``: BI tools and
   Superset, who may only read the published schemas;
 * ``$LAKEHOUSE_BUILDER_USER`` (default ``dbt``), in ``cn=lakehouse-builders,ou=groups``: dbt's
-  ``server`` target, who builds them.
+  ``server`` target, who builds them;
+* ``$LAKEHOUSE_ANALYST_USER`` (default ``analyst``), a reader who is in
+  ``cn=lakehouse-sql-lab,ou=groups`` too: Superset gives them SQL Lab (``serving.roles``).
 
-A password is ``$LAKEHOUSE_BI_PASSWORD`` / ``$LAKEHOUSE_BUILDER_PASSWORD`` when set, else generated
+slapd runs the memberof overlay, so that a user's entry names their groups (``memberOf``), as
+Superset's LDAP login reads them.
+
+A password is ``$LAKEHOUSE_BI_PASSWORD`` / ``$LAKEHOUSE_BUILDER_PASSWORD`` /
+``$LAKEHOUSE_ANALYST_PASSWORD`` when set, else generated
 once and kept in ``$LAKEHOUSE_HOME/secrets/<user>.password`` (mode 600): ``password`` prints the BI
 user's, nothing else does. The directory's admin password and the server's own entry
 (``cn=lakehouse-server``, which may read the groups and nothing else) are generated and kept beside
@@ -38,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lastfm_lakehouse.serving import commands, credentials
-from lastfm_lakehouse.serving.roles import BUILDERS, GROUPS, PEOPLE, READERS, SERVER, SUFFIX
+from lastfm_lakehouse.serving.roles import BUILDERS, GROUPS, PEOPLE, READERS, SERVER, SQL_LAB, SUFFIX
 from lastfm_lakehouse.serving.server import port_open
 from lastfm_lakehouse.settings import env_number, lakehouse_home
 
@@ -47,6 +53,8 @@ ADMIN = f"cn=admin,{SUFFIX}"
 SCHEMAS = ("core", "cosine", "inetorgperson")
 START_TIMEOUT_SECONDS = 30
 LOOPBACK = "127.0.0.1"
+# In slapd.conf since the directory keeps memberOf: a directory started without it is restarted.
+MEMBEROF_MARK = "memberof overlay"
 
 
 class DirectoryError(RuntimeError):
@@ -59,6 +67,7 @@ class Directory:
     port: int
     user: str
     builder: str = DEFAULT_BUILDER_USER
+    analyst: str = credentials.DEFAULT_ANALYST_USER
 
     @classmethod
     def from_env(cls) -> Directory:
@@ -67,7 +76,17 @@ class Directory:
             port=int(env_number("LAKEHOUSE_LDAP_PORT", 3389)),
             user=credentials.bi_user(),
             builder=credentials.builder_user(),
+            analyst=credentials.analyst_user(),
         )
+
+    @property
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """Each group's members: the roles they give are in ``serving.roles``."""
+        return {
+            READERS: (self.user, self.analyst),
+            BUILDERS: (self.builder,),
+            SQL_LAB: (self.analyst,),
+        }
 
     @property
     def url(self) -> str:
@@ -132,6 +151,7 @@ pidfile {directory.pid_file}
 argsfile {directory.home / "slapd.args"}
 modulepath /usr/lib/ldap
 moduleload back_mdb
+moduleload memberof
 database mdb
 maxsize 104857600
 suffix "{SUFFIX}"
@@ -143,9 +163,19 @@ directory {data}
 access to attrs=userPassword by self =xw by anonymous auth by * none
 access to dn.subtree="{GROUPS}" by users read by * none
 access to * by dn.exact="{SERVER}" none by users read by * none
+# {MEMBEROF_MARK}: a user's entry names the groups they are in (memberOf), kept by slapd
+overlay memberof
+memberof-group-oc groupOfNames
+memberof-member-ad member
+memberof-memberof-ad memberOf
+memberof-refint TRUE
 """
     )
     directory.config.chmod(0o600)
+
+
+def read_config(directory: Directory) -> str:
+    return directory.config.read_text() if directory.config.is_file() else ""
 
 
 def ldap_tool(directory: Directory, tool: str, ldif: str = "", extra: list[str] | None = None) -> str:
@@ -203,18 +233,13 @@ userPassword: {ssha(server_password)}
         )
         set_password(directory, dn, password)
     set_password(directory, SERVER, server_password)
-    for group, user in ((READERS, directory.user), (BUILDERS, directory.builder)):
+    for group, users in directory.groups.items():
         name = group.split(",")[0].removeprefix("cn=")
-        member = directory.user_dn(user)
+        members = "".join(f"member: {directory.user_dn(user)}\n" for user in dict.fromkeys(users))
         ldap_tool(
-            directory,
-            "ldapadd",
-            f"dn: {group}\nobjectClass: groupOfNames\ncn: {name}\nmember: {member}\n",
-            ["-c"],
+            directory, "ldapadd", f"dn: {group}\nobjectClass: groupOfNames\ncn: {name}\n{members}", ["-c"]
         )
-        ldap_tool(
-            directory, "ldapmodify", f"dn: {group}\nchangetype: modify\nreplace: member\nmember: {member}\n"
-        )
+        ldap_tool(directory, "ldapmodify", f"dn: {group}\nchangetype: modify\nreplace: member\n{members}")
 
 
 def set_password(directory: Directory, dn: str, password: str) -> None:
@@ -235,9 +260,15 @@ def up(directory: Directory) -> None:
         for user, variable in (
             (directory.user, "LAKEHOUSE_BI_PASSWORD"),
             (directory.builder, "LAKEHOUSE_BUILDER_PASSWORD"),
+            (directory.analyst, "LAKEHOUSE_ANALYST_PASSWORD"),
         )
     }
     server_password = credentials.secret(credentials.LDAP_SERVER_PASSWORD, home=directory.lakehouse)
+    if running_pid(directory) is not None and MEMBEROF_MARK not in read_config(directory):
+        print(
+            "LDAP directory: its configuration changed (memberOf for Superset): restarting slapd", flush=True
+        )
+        down(directory)
     if running_pid(directory) is None:
         if port_open(LOOPBACK, directory.port):
             raise DirectoryError(
@@ -263,10 +294,8 @@ def up(directory: Directory) -> None:
     seed(directory, passwords, server_password)
     secrets = credentials.secrets_dir(directory.lakehouse)
     print(
-        f"LDAP directory up on {directory.url}: reader {directory.user} and builder "
-        f"{directory.builder} under {PEOPLE}, passwords in "
-        f"{secrets / credentials.password_file(directory.user)} and "
-        f"{secrets / credentials.password_file(directory.builder)}",
+        f"LDAP directory up on {directory.url}: reader {directory.user}, builder {directory.builder} "
+        f"and SQL Lab analyst {directory.analyst} under {PEOPLE}, passwords in {secrets}/<user>.password",
         flush=True,
     )
 

@@ -9,7 +9,15 @@
 * **builder** (``$LAKEHOUSE_LDAP_BUILDER_GROUP``, default ``cn=lakehouse-builders,ou=groups,...``):
   dbt's ``server`` target. Everything.
 
-A user in neither group, or who logs in with a DN for a name, may run nothing. The defaults fit the
+A user in neither group, or who logs in with a DN for a name, may run nothing.
+
+Superset (``dashboards.superset_app``) logs people in against the same directory and gives them its
+roles by group: readers get the read-only ``Lakehouse Reader`` role (dashboards and charts, nothing
+to edit, no SQL Lab), members of ``$LAKEHOUSE_LDAP_SQL_LAB_GROUP`` (default
+``cn=lakehouse-sql-lab,ou=groups,...``) SQL Lab besides, and members of
+``$LAKEHOUSE_LDAP_DASHBOARD_ADMIN_GROUP`` (default ``cn=lakehouse-dashboard-admins,ou=groups,...``)
+Superset's ``Admin``. It reads a user's groups from the ``memberOf`` attribute of their entry
+(Active Directory has it; ``make directory``'s slapd runs the memberof overlay for it). The defaults fit the
 directory ``make directory`` runs (``serving.directory``); every name can point at a company
 directory instead: ``LAKEHOUSE_LDAP_URL``, ``LAKEHOUSE_LDAP_BASE_DN`` (where users are, as
 ``uid=<user>,<base>``), ``LAKEHOUSE_LDAP_GROUP_BASE``, ``LAKEHOUSE_LDAP_GROUP_FILTER`` (``{0}``: the
@@ -32,6 +40,8 @@ PEOPLE = f"ou=people,{SUFFIX}"
 GROUPS = f"ou=groups,{SUFFIX}"
 READERS = f"cn=lakehouse-readers,{GROUPS}"
 BUILDERS = f"cn=lakehouse-builders,{GROUPS}"
+SQL_LAB = f"cn=lakehouse-sql-lab,{GROUPS}"
+DASHBOARD_ADMINS = f"cn=lakehouse-dashboard-admins,{GROUPS}"
 # The server's own entry: reads the groups (to find a user's role), nothing else.
 SERVER = f"cn=lakehouse-server,{SUFFIX}"
 MEMBER_FILTER = "(&(objectClass=groupOfNames)(member={0}))"
@@ -48,6 +58,8 @@ class Roles:
     bind_dn: str
     bind_password_file: str
     published: tuple[str, ...]
+    sql_lab: str = SQL_LAB
+    dashboard_admins: str = DASHBOARD_ADMINS
 
     @classmethod
     def from_env(cls) -> Roles:
@@ -65,6 +77,8 @@ class Roles:
             bind_dn=os.environ.get("LAKEHOUSE_LDAP_BIND_DN", SERVER),
             bind_password_file=os.environ.get("LAKEHOUSE_LDAP_BIND_PASSWORD_FILE", str(password_file)),
             published=tuple(s.strip() for s in schemas.split(",") if s.strip()),
+            sql_lab=os.environ.get("LAKEHOUSE_LDAP_SQL_LAB_GROUP", SQL_LAB),
+            dashboard_admins=os.environ.get("LAKEHOUSE_LDAP_DASHBOARD_ADMIN_GROUP", DASHBOARD_ADMINS),
         )
 
 
@@ -74,8 +88,9 @@ def ldap_url() -> str:
     return os.environ.get("LAKEHOUSE_LDAP_URL", f"ldap://127.0.0.1:{port}")
 
 
-def enforce(gateway: Any, thrift: Any, roles: Roles) -> str:
-    """Switch the roles on for ``thrift``'s sessions (a started HiveThriftServer2); what they are."""
+def enforce(gateway: Any, thrift: Any, roles: Roles, max_open_results: int) -> str:
+    """Switch the roles on for ``thrift``'s sessions (a started HiveThriftServer2), readers having at
+    most ``max_open_results`` statements open at once; what they are."""
     directory = gateway.lakehouse.DirectoryRoles(
         roles.url,
         roles.bind_dn,
@@ -86,8 +101,9 @@ def enforce(gateway: Any, thrift: Any, roles: Roles) -> str:
         roles.readers,
         roles.builders,
     )
-    gateway.lakehouse.Authorization.enforce(thrift, ",".join(roles.published), directory)
+    gateway.lakehouse.Authorization.enforce(thrift, ",".join(roles.published), directory, max_open_results)
     return (
-        f"readers ({roles.readers}) may read {', '.join(roles.published)}; builders ({roles.builders}) "
+        f"readers ({roles.readers}) may read {', '.join(roles.published)}, {max_open_results} statements "
+        f"open at once; builders ({roles.builders}) "
         f"may build; groups read from {roles.url} as {roles.bind_dn}"
     )

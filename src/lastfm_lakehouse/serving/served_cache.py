@@ -26,6 +26,9 @@ choice (``table:key`` pairs, comma-separated; ``none`` for no index); a table ta
 indexed and served as above. A table's old index is dropped before its new version is read.
 An index answers only for the version it was read from (location, and Delta version on Delta), and
 is re-read when that location's files or Delta log change.
+
+Each table is refreshed on its own: one whose refresh fails is said in the log and tried again after
+a back-off (the interval, doubled at each failure in a row, at most 5 minutes); the others go on.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ DEFAULT_MAX_MB = 32.0
 DEFAULT_LOOKUP_MAX_MB = 2048.0
 # All indexes together, on the server's 12 GB heap: the full-size marts' six take 4.6 GB.
 DEFAULT_LOOKUP_TOTAL_MB = 6144.0
+DEFAULT_MAX_BACKOFF_SECONDS = 300.0
+INDEX_PARTITION_BYTES = "16m"
 
 
 def files_stat(location: str) -> tuple[int, int, float] | None:
@@ -79,6 +84,14 @@ def delta_log_version(location: str) -> int | None:
         return None
     versions = [int(f.stem) for f in log.glob("*.json") if f.stem.isdigit()]
     return max(versions, default=None)
+
+
+def reason(exc: BaseException) -> str:
+    """One line saying why: the JVM's exception for a py4j error (whose own message names only the
+    call), else the exception."""
+    java = getattr(exc, "java_exception", None)
+    text = str(java.toString()) if java is not None else f"{type(exc).__name__}: {exc}"
+    return (text.strip().splitlines() or [""])[0][:300]
 
 
 def exposed_tables(schema: str, exposures: Path | None = None) -> list[str]:
@@ -173,6 +186,10 @@ class ServedCache:
         default_factory=lambda: env_number("LAKEHOUSE_SERVER_LOOKUP_TOTAL_MB", DEFAULT_LOOKUP_TOTAL_MB, float)
     )
     served: dict[str, Served] = field(default_factory=dict)
+    # a table whose refresh failed: failures in a row, and when it is tried again
+    max_backoff: float = DEFAULT_MAX_BACKOFF_SECONDS
+    failures: dict[str, int] = field(default_factory=dict)
+    retry_at: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # a lookup table not among the cached ones is indexed, or else read from its files
@@ -208,50 +225,78 @@ class ServedCache:
             self.spark._jvm.lakehouse.LookupIndex.drop(table)  # type: ignore[attr-defined]
 
     def refresh(self) -> list[str]:
-        """Serve every table whose version changed from memory; what it did, one line per table."""
+        """Serve every table whose version changed from memory; what it did, one line per table.
+        Each table on its own: one that fails (its files half-deleted, a metastore hiccup) is said
+        and retried after a back-off that doubles up to ``max_backoff``, the others go on."""
+        done = []
+        now = time.monotonic()
+        for table in self.tables:
+            if self.retry_at.get(table, 0.0) > now:
+                continue
+            try:
+                line = self.refresh_table(table)
+            except Exception as exc:  # any failure of one table must not stop the others
+                failures = self.failures.get(table, 0) + 1
+                delay = min(self.max_backoff, self.interval * 2**failures)
+                self.failures[table] = failures
+                self.retry_at[table] = time.monotonic() + delay
+                done.append(
+                    f"{table}: refresh failed ({failures} in a row), next try in {delay:.0f}s: {reason(exc)}"
+                )
+                continue
+            if self.failures.pop(table, None) is not None:
+                self.retry_at.pop(table, None)
+            if line:
+                done.append(line)
+        return done
+
+    def refresh_table(self, table: str) -> str | None:
+        """Serve ``table``'s current version if it changed; what was done, None when nothing."""
         from pyspark import StorageLevel
 
-        done = []
-        for table in self.tables:
-            location = self.location(self.spark, table)
-            known = self.served.get(table)
-            if location is None and known:  # dropped: let its memory go
-                self.release(table, known)
-                del self.served[table]
-                done.append(f"{table}: gone, no longer cached")
-                continue
-            if location is None:
-                continue
-            stat = files_stat(location)
-            version = f"{location} {stat} delta {delta_log_version(location)}"
-            if known and known.version == version:
-                continue
-            started = time.monotonic()
-            # A new session for the read: none of its relations were resolved before the switch,
-            # so it reads the location just looked up (both come from the same catalog entry).
-            session = self.spark.newSession()
-            if table in self.lookups:
-                said = self.index(table, session)
-                if not said.endswith("not indexed"):
-                    self.served[table] = Served(version, indexed=True)
-                    if known and known.frame is not None:
-                        known.frame.unpersist()
-                    done.append(f"{table}: indexed {said} in {time.monotonic() - started:.1f}s")
-                    continue
-                done.append(f"{table}: {said}")
-            size = None if stat is None else stat[1] / 2**20
-            if size is None or size > self.max_mb or table not in self.cacheable:
-                # read from its (sorted) files: noted once per version, never cached
-                self.release(table, known)
-                self.served[table] = Served(version)
-                done.append(f"{table}: {'?' if size is None else f'{size:.0f}'} MB, read from its files")
-                continue
-            frame = session.table(table).persist(StorageLevel.MEMORY_AND_DISK)
-            rows = frame.count()  # materialises every column: no BI query pays for it
+        location = self.location(self.spark, table)
+        known = self.served.get(table)
+        if location is None and known:  # dropped: let its memory go
             self.release(table, known)
-            self.served[table] = Served(version, frame=frame)
-            done.append(f"{table}: {rows:,} rows of {location} cached in {time.monotonic() - started:.1f}s")
-        return done
+            del self.served[table]
+            return f"{table}: gone, no longer cached"
+        if location is None:
+            return None
+        stat = files_stat(location)
+        version = f"{location} {stat} delta {delta_log_version(location)}"
+        if known and known.version == version:
+            return None
+        started = time.monotonic()
+        # A new session for the read: none of its relations were resolved before the switch,
+        # so it reads the location just looked up (both come from the same catalog entry).
+        session = self.spark.newSession()
+        said = ""
+        if table in self.lookups:
+            # small partitions: the index is read one partition per job, each job's result well
+            # under spark.driver.maxResultSize whatever the table's size
+            session.conf.set("spark.sql.files.maxPartitionBytes", INDEX_PARTITION_BYTES)
+            said = self.index(table, session)
+            if not said.endswith("not indexed"):
+                self.served[table] = Served(version, indexed=True)
+                if known and known.frame is not None:
+                    known.frame.unpersist()
+                return f"{table}: indexed {said} in {time.monotonic() - started:.1f}s"
+            said = f"{said}; "
+        size = None if stat is None else stat[1] / 2**20
+        if size is None or size > self.max_mb or table not in self.cacheable:
+            # read from its (sorted) files: noted once per version, never cached
+            self.release(table, known)
+            self.served[table] = Served(version)
+            return f"{table}: {said}{'?' if size is None else f'{size:.0f}'} MB, read from its files"
+        frame = session.table(table).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            rows = frame.count()  # materialises every column: no BI query pays for it
+        except Exception:
+            frame.unpersist()
+            raise
+        self.release(table, known)
+        self.served[table] = Served(version, frame=frame)
+        return f"{table}: {rows:,} rows of {location} cached in {time.monotonic() - started:.1f}s"
 
     def run(self, stop: threading.Event) -> None:
         while True:

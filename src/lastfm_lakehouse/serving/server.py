@@ -15,7 +15,8 @@ reads; ``LAKEHOUSE_SERVER_TLS=on``
 puts TLS on the Thrift port (``serving.tls``, ``make tls``). It logs to
 ``$LAKEHOUSE_HOME/logs/server.log`` and keeps its pid in ``$LAKEHOUSE_HOME/server.pid``.
 ``LAKEHOUSE_SPARK_MASTER`` (e.g. ``spark://host:7077``, ``yarn``, ``k8s://...``) runs it on a
-cluster instead of in-process.
+cluster instead of in-process, authenticated and encrypted (``spark_session.cluster_conf``);
+``cluster-properties`` writes the file a standalone master and its workers are started with.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ DEFAULT_QUERY_TIMEOUT_SECONDS = 300
 # ten minutes, are closed by the server (HiveServer2's own reaper): their memory goes with them.
 DEFAULT_IDLE_SESSION_SECONDS = 3600
 DEFAULT_IDLE_OPERATION_SECONDS = 600
+# What BI readers' results may hold in the server's heap, in total: at most this many of their
+# statements open at once (Authorization.java), each result at most this large (serialized):
+# 32 x 128 MB = 4 GB, beside the lookup indexes' 6 GB, on the 12 GB heap.
+DEFAULT_MAX_OPEN_RESULTS = 32
+DEFAULT_MAX_RESULT_SIZE = "128m"
 JVM_WATCH_SECONDS = 2
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 CONNECT_HOST = "127.0.0.1"
@@ -71,6 +77,8 @@ class ServerConfig:
     query_timeout_seconds: int = DEFAULT_QUERY_TIMEOUT_SECONDS
     idle_session_seconds: int = DEFAULT_IDLE_SESSION_SECONDS
     idle_operation_seconds: int = DEFAULT_IDLE_OPERATION_SECONDS
+    max_open_results: int = DEFAULT_MAX_OPEN_RESULTS
+    max_result_size: str = DEFAULT_MAX_RESULT_SIZE
 
     @classmethod
     def from_env(cls) -> ServerConfig:
@@ -91,6 +99,9 @@ class ServerConfig:
             idle_operation_seconds=int(
                 env_number("LAKEHOUSE_IDLE_OPERATION_SECONDS", DEFAULT_IDLE_OPERATION_SECONDS)
             ),
+            max_open_results=int(env_number("LAKEHOUSE_MAX_OPEN_RESULTS", DEFAULT_MAX_OPEN_RESULTS)),
+            max_result_size=os.environ.get("LAKEHOUSE_MAX_RESULT_SIZE", "").strip()
+            or DEFAULT_MAX_RESULT_SIZE,
         )
 
     def refusal(self) -> str | None:
@@ -174,9 +185,10 @@ def containment_conf(config: ServerConfig) -> dict[str, str]:
         # LAKEHOUSE_SCHEDULER_MODE says for builds (spark_session.FAIR_SCHEDULER_XML).
         **scheduler_conf(config.home, "FAIR"),
         # A result larger than this (serialized) fails that query instead of filling the server's
-        # heap. (incrementalCollect would stream it, but runs one job per partition: every point
-        # lookup would pay for it.)
-        "spark.driver.maxResultSize": os.environ.get("LAKEHOUSE_MAX_RESULT_SIZE", "512m"),
+        # heap; with LAKEHOUSE_MAX_OPEN_RESULTS it bounds what readers' results hold in total.
+        # (incrementalCollect would stream it, but runs one job per partition: every point lookup
+        # would pay for it.)
+        "spark.driver.maxResultSize": config.max_result_size,
         # A statement running longer than this is cancelled (LAKEHOUSE_QUERY_TIMEOUT_SECONDS).
         "spark.sql.thriftServer.queryTimeout": f"{config.query_timeout_seconds}s",
         "spark.sql.thriftServer.interruptOnCancel": "true",
@@ -385,7 +397,8 @@ def run(config: ServerConfig) -> int:
         spark._jsparkSession.sqlContext()  # type: ignore[attr-defined]
     )
     if config.auth == "ldap":
-        print(f"roles: {roles.enforce(gateway, thrift, roles.Roles.from_env())}", flush=True)
+        enforced = roles.enforce(gateway, thrift, roles.Roles.from_env(), config.max_open_results)
+        print(f"roles: {enforced}", flush=True)
     differed = share_metastore_settings(spark, thrift)
     aligned = ", ".join(differed) or "none differed"
     print(f"Thrift sessions' datastore settings aligned with the catalog's: {aligned}", flush=True)
@@ -536,12 +549,36 @@ def tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
+def print_cluster_properties(config: ServerConfig) -> int:
+    """Write the standalone cluster's properties file (``spark_session.cluster_properties``) and say
+    how its master and workers use it."""
+    from lastfm_lakehouse.spark_session import cluster_properties
+
+    path = cluster_properties(config.home)
+    print(path)
+    print(
+        "start the standalone master and every worker with `--properties-file` this file; the server and "
+        "builds on LAKEHOUSE_SPARK_MASTER=spark://... then authenticate and encrypt with its secret",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = commands.parse(
-        "lastfm_lakehouse.serving.server", __doc__, ("start", "stop", "status", "run"), argv
+        "lastfm_lakehouse.serving.server",
+        __doc__,
+        ("start", "stop", "status", "run", "cluster-properties"),
+        argv,
     )
     config = ServerConfig.from_env()
-    action = {"start": start, "stop": stop, "status": status, "run": run}[args.command]
+    action = {
+        "start": start,
+        "stop": stop,
+        "status": status,
+        "run": run,
+        "cluster-properties": print_cluster_properties,
+    }[args.command]
     return commands.run(lambda: action(config), (tls.TlsError,))
 
 

@@ -1,5 +1,7 @@
 package lakehouse;
 
+import java.lang.reflect.Field;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
@@ -11,6 +13,9 @@ import org.apache.hive.service.Service;
 import org.apache.hive.service.cli.CLIService;
 import org.apache.hive.service.cli.HiveSQLException;
 import org.apache.hive.service.cli.SessionHandle;
+import org.apache.hive.service.cli.operation.ExecuteStatementOperation;
+import org.apache.hive.service.cli.operation.Operation;
+import org.apache.hive.service.cli.operation.OperationManager;
 import org.apache.hive.service.cli.session.SessionManager;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.catalog.CatalogTable;
@@ -48,6 +53,11 @@ import scala.jdk.javaapi.CollectionConverters;
  * Spark 3; Spark itself only authorises at the storage layer (file permissions), which cannot tell
  * BI sessions from builds in one server process.
  *
+ * <p>Readers' results are bounded in total: each by {@code spark.driver.maxResultSize}, and at most
+ * {@code maxOpenResults} readers' statements may be open (running, or holding results not yet
+ * fetched and closed) at once; one more is refused until a client closes one or the idle reaper
+ * does.
+ *
  * <p>Spark Connect sessions are the builder's: the server requires its pre-shared token on every
  * Connect request, and only the builder's account holds it. The server's own session (the served
  * cache) is trusted.
@@ -81,6 +91,8 @@ public final class Authorization {
           "spark.sql.redaction.", "spark.connect.");
 
   private static volatile SessionManager sessions;
+  /** Readers' statements that may be open at once (LAKEHOUSE_MAX_OPEN_RESULTS). */
+  private static volatile int maxOpenResults = Integer.MAX_VALUE;
   private static volatile DirectoryRoles roles;
   private static volatile Set<String> published = Set.of();
   private static volatile SparkSession trusted;
@@ -105,8 +117,11 @@ public final class Authorization {
    * Enforce roles on the Thrift sessions of {@code server} (a HiveThriftServer2), reading group
    * memberships from {@code directory}. {@code publishedSchemas}: comma-separated names; a name
    * ending in {@code *} stands for every schema it begins (e.g. {@code lastfm_*}: the seeds).
+   * {@code openResults}: readers' statements that may be open at once.
    */
-  public static void enforce(CompositeService server, String publishedSchemas, DirectoryRoles directory) {
+  public static void enforce(
+      CompositeService server, String publishedSchemas, DirectoryRoles directory, int openResults) {
+    maxOpenResults = openResults;
     published = Set.of(publishedSchemas.toLowerCase(Locale.ROOT).split(","));
     baseline = Map.copyOf(CollectionConverters.asJava(trusted.newSession().sessionState().conf().getAllConfs()));
     for (Service service : server.getServices()) {
@@ -155,6 +170,44 @@ public final class Authorization {
     }
     inspectSettings(user, session);
     inspect(user, plan);
+    admit(user);
+  }
+
+  /**
+   * Refuses a reader's statement when readers already have {@code maxOpenResults} statements open
+   * (this one counts: it is registered before it is analysed), so that what their results hold is
+   * bounded by that many times {@code spark.driver.maxResultSize}. Reads the operation manager's
+   * map by reflection: HiveServer2 has no count of open operations, and no per-user limit in the
+   * version Spark embeds.
+   */
+  @SuppressWarnings("unchecked")
+  private static void admit(String user) {
+    List<Operation> open;
+    OperationManager operations = sessions.getOperationManager();
+    try {
+      Field field = OperationManager.class.getDeclaredField("handleToOperation");
+      field.setAccessible(true);
+      synchronized (operations) { // its methods that change the map hold this lock
+        open = new ArrayList<>(((Map<?, Operation>) field.get(operations)).values());
+      }
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("lakehouse: cannot count the server's open statements", e);
+    }
+    long readers = 0;
+    for (Operation operation : open) {
+      if (operation instanceof ExecuteStatementOperation
+          && !DirectoryRoles.BUILDER.equals(roles.roleOf(operation.getParentSession().getUserName()))) {
+        readers++;
+      }
+    }
+    if (readers > maxOpenResults) {
+      throw refused(
+          user,
+          DirectoryRoles.READER,
+          "readers already have " + (readers - 1) + " statements open on the server (at most "
+              + maxOpenResults + ", LAKEHOUSE_MAX_OPEN_RESULTS): close finished statements, or retry "
+              + "once idle ones are closed");
+    }
   }
 
   /** The HiveServer2 user of {@code session}, or null when it is not a Thrift session. */
