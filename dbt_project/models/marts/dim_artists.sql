@@ -1,5 +1,6 @@
 -- One row per artist, merged by MBID; artists without a valid MBID are kept, keyed by their
--- normalised name. artist_key is a dense integer (1..n, in artist_id order) for the recommenders.
+-- normalised name. artist_key, the recommenders' integer id, is the key the artist was given when
+-- first seen (int_artist_keys): it never changes.
 with
 
 artists as (
@@ -8,23 +9,31 @@ artists as (
 
 ),
 
+artist_keys as (
+
+    select * from {{ ref('int_artist_keys') }}
+
+),
+
 final as (
 
     select
         -- ids
-        row_number() over (order by artist_id asc) as artist_key,
-        artist_id,
-        artist_mbid,
+        artist_keys.artist_key,
+        artists.artist_id,
+        artists.artist_mbid,
         -- names
-        canonical_name,
-        spellings,
-        spelling_count,
+        artists.canonical_name,
+        artists.spellings,
+        artists.spelling_count,
         -- measures
-        total_plays,
-        listeners,
+        artists.total_plays,
+        artists.listeners,
         -- flags
-        artist_mbid is not null as has_mbid
+        artists.artist_mbid is not null as has_mbid
     from artists
+    inner join artist_keys
+        on artists.artist_id = artist_keys.artist_id
 
 )
 

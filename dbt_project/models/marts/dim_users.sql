@@ -1,5 +1,6 @@
--- One row per user, with a dense integer key, the cleaned age and one 0/1 column per country of
--- the lastfm_countries seed (column names from the seed's country_slug, so they are stable).
+-- One row per user, with the key the user was given when first seen (int_user_keys), the cleaned
+-- age and one 0/1 column per country of the lastfm_countries seed (column names from the seed's
+-- country_slug, so they are stable).
 with
 
 users as (
@@ -14,11 +15,17 @@ countries as (
 
 ),
 
+user_keys as (
+
+    select * from {{ ref('int_user_keys') }}
+
+),
+
 final as (
 
     select
         -- ids
-        row_number() over (order by users.user_sha1 asc) as user_key,
+        user_keys.user_key,
         users.user_sha1,
         -- attributes
         users.gender,
@@ -41,6 +48,8 @@ final as (
         {%- endfor %}
         countries.country_name is not null as is_country_known
     from users
+    inner join user_keys
+        on users.user_sha1 = user_keys.user_sha1
     left join countries
         on users.country = countries.country_name
 
