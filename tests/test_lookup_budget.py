@@ -39,16 +39,22 @@ print(json.dumps(said))
 """
 
 
+def run_probe(probe: str, home: Path) -> dict:
+    """Run ``probe`` in its own embedded Spark (Derby metastore under ``home``); what it printed last,
+    as JSON."""
+    env = {**os.environ, "LAKEHOUSE_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
+    env.pop("LAKEHOUSE_METASTORE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_indexes_keep_to_their_budget_and_replace_rather_than_add(tmp_path: Path) -> None:
     jar, how = jvm.serving_jar(tmp_path)
     assert jar is not None, how  # `make setup` installs the JDK; the server's roles need the jar too
-    env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path), "SPARK_LOCAL_IP": "127.0.0.1"}
-    env.pop("LAKEHOUSE_METASTORE_URL", None)
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    said = json.loads(result.stdout.strip().splitlines()[-1])
+    said = run_probe(PROBE, tmp_path)
     assert re.match(r"200,000 rows, 5,000 keys \(k\), [\d.]+ MB of ", said["a"]), said
     # the total leaves b only half of what it needs beside a's index
     assert said["b beside a"].endswith("not indexed") and "held by the others" in said["b beside a"], said
@@ -88,13 +94,7 @@ print(json.dumps(said))
 def test_one_tables_failed_refresh_backs_off_without_holding_up_the_others(tmp_path: Path) -> None:
     """The served cache refreshes table by table: a table whose files cannot be read is said, tried
     again only after a back-off that doubles, and the other tables are served meanwhile."""
-    env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path), "SPARK_LOCAL_IP": "127.0.0.1"}
-    env.pop("LAKEHOUSE_METASTORE_URL", None)
-    result = subprocess.run(
-        [sys.executable, "-c", CACHE_PROBE], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    said = json.loads(result.stdout.strip().splitlines()[-1])
+    said = run_probe(CACHE_PROBE, tmp_path)
     first = said["first"]
     assert len(first) == 2, said
     assert first[0].startswith("default.broken: refresh failed (1 in a row), next try in 4s: "), said
