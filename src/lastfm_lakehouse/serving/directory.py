@@ -6,7 +6,7 @@ started and seeded by ``make directory`` as ``make metastore`` starts PostgreSQL
 ``up`` installs ``slapd`` and ``ldap-utils`` when they are missing (apt-get, as root), writes a
 ``slapd.conf`` under ``$LAKEHOUSE_HOME/ldap`` (an mdb database for ``dc=lakehouse,dc=local``, users
 under ``ou=people``), starts slapd on ``ldap://127.0.0.1:$LAKEHOUSE_LDAP_PORT`` (default 3389) and
-creates two users and the groups that give them their roles on the server:
+creates three users and the groups that give them their roles on the server:
 
 * ``$LAKEHOUSE_BI_USER`` (default ``bi``), in ``cn=lakehouse-readers,ou=groups``: BI tools and
   Superset, who may only read the published schemas;
