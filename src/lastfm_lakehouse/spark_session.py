@@ -251,19 +251,14 @@ def get_or_create(
             )
         if major < 17:
             raise RuntimeError(f"Java {major} found; Spark 4 needs Java 17+ (set JAVA_HOME).")
-    if settings.master.startswith("local"):
-        # An embedded session needs no network: bind to loopback (and skip the hostname warning).
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Bind to loopback: an embedded session or a cluster on this machine needs no network (and skips
+    # the hostname warning); on a cluster elsewhere this keeps the Spark UI on loopback, its RPC
+    # having an address of its own (spark.driver.host, cluster_conf).
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if loopback_master(settings.master):
         # Python UDF workers must run this interpreter (the virtualenv with this package), not the
         # first python3 on PATH, which is what PySpark starts when PYSPARK_PYTHON is unset.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    elif loopback_master(settings.master):
-        # A standalone cluster on this machine: same interpreter, loopback addresses.
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    else:
-        # A cluster elsewhere: the Spark UI on loopback (its RPC has spark.driver.host, cluster_conf)
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Spark parallelises with one task per core: native BLAS (OpenBLAS in the JVM for ALS, numpy in
     # the Python workers) must not start its own threads on top of that (oversubscription).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
