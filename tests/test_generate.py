@@ -131,3 +131,21 @@ def test_bad_arguments_fail_clearly(tmp_path: Path, capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit):
         generate.main(["--users", "1", "--out", str(tmp_path)])
     assert "--users must be at least 2" in capsys.readouterr().err
+
+
+def test_country_shares_follow_the_published_distribution() -> None:
+    """The top 10 and the 4 smallest have their published counts; the excerpt's other countries
+    come next in its order; no country the excerpt never shows outranks one it does (alphabetical
+    Zipf weights once put Afghanistan second)."""
+    names = generate.load_countries()
+    users = dict(zip(names, generate.country_weights(names) * generate.FULL_USERS, strict=True))
+    ranked = sorted(users, key=users.__getitem__, reverse=True)
+    assert ranked[:10] == list(generate.TOP_COUNTRIES)
+    for name, count in {**generate.TOP_COUNTRIES, **generate.SMALLEST_COUNTRIES}.items():
+        assert users[name] == pytest.approx(count, rel=1e-9), name
+    assert ranked[10] == "Canada"
+    seen = [c for c in names if c in generate.EXCERPT_COUNTRIES]
+    unseen = [c for c in names if c not in generate.EXCERPT_COUNTRIES and c not in generate.TOP_COUNTRIES]
+    assert min(users[c] for c in seen) > max(users[c] for c in unseen)
+    assert ranked.index("Afghanistan") > 60
+    assert sum(users.values()) == pytest.approx(generate.FULL_USERS)

@@ -1,7 +1,8 @@
 {#
     Expose the two raw files as Spark text tables, one row per line (column `value`), in
-    var('raw_schema'), and a small table raw_files with what the text reader cannot tell (a
-    byte-order mark at the start of a file, which it skips). The files are
+    var('raw_schema'), the batch files under <raw_data_dir>/batches/<YYYY-MM-DD>/ as three more
+    (raw_batch_plays, raw_batch_profiles, raw_batch_forget), and a small table raw_files with what
+    the text reader cannot tell (a byte-order mark at the start of a file, which it skips). The files are
     var('raw_data_dir') / var('plays_file') and var('profiles_file') - or, when that directory
     lacks them, var('raw_data_fallback_dir') (the generated dataset); `make build` resolves the
     directory and passes it as a var. The tables are external: dropping them never touches the
@@ -57,6 +58,35 @@
                 {% do run_query('refresh table ' ~ schema ~ '.' ~ table) %}
             {% endif %}
         {% endfor %}
+        {#- New data: one text table per kind of batch file over <raw_dir>/batches, reading that file
+            name in every batch folder (the folder, hence the batch's day, from _metadata.file_path).
+            No folder yet reads as no lines. -#}
+        {% set batch_files = adapter.batch_files(raw_dir) %}
+        {% set batches_path = (raw_dir ~ '/batches') | replace("'", "\\'") %}
+        {% for table, file_name in {
+            'raw_batch_plays': var('plays_file'),
+            'raw_batch_profiles': var('profiles_file'),
+            'raw_batch_forget': var('forget_file'),
+        }.items() %}
+            {% set existing = adapter.get_relation(database=none, schema=schema, identifier=table) %}
+            {% if existing is none or not adapter.same_location(adapter.table_location(existing), raw_dir ~ '/batches') %}
+                {% do run_query('drop table if exists ' ~ schema ~ '.' ~ table) %}
+                {% do run_query(
+                    'create table if not exists ' ~ schema ~ '.' ~ table ~ ' (value string) using text'
+                    ~ " options (recursiveFileLookup 'true', pathGlobFilter '" ~ file_name ~ "')"
+                    ~ " location '" ~ batches_path ~ "'"
+                    ~ " comment 'Lines of batches/<YYYY-MM-DD>/" ~ file_name ~ " (one row per line)'"
+                ) %}
+            {% else %}
+                {% do run_query('refresh table ' ~ schema ~ '.' ~ table) %}
+            {% endif %}
+        {% endfor %}
+        {% for found in batch_files %}
+            {% do file_rows.append(
+                "('" ~ found['source_table'] ~ "', '" ~ found['source_file'] ~ "', "
+                ~ (found['starts_with_bom'] | string | lower) ~ ")"
+            ) %}
+        {% endfor %}
         {#- what the text reader cannot tell: a byte-order mark it skips at the start of a file -#}
         {% set rows = file_rows | join(', ') %}
         {% set existing = adapter.get_relation(database=none, schema=schema, identifier='raw_files') %}
@@ -69,5 +99,10 @@
             ) %}
         {% endif %}
         {{ log('raw sources: ' ~ schema ~ '.raw_plays, ' ~ schema ~ '.raw_profiles over ' ~ raw_dir, info=true) }}
+        {%- if batch_files %}
+        {{ log('raw batches: ' ~ batch_files | map(attribute='batch') | unique | list | length ~ ' ('
+               ~ (batch_files | first)['batch'] ~ ' to ' ~ (batch_files | last)['batch'] ~ ', '
+               ~ batch_files | length ~ ' files) under ' ~ raw_dir ~ '/batches', info=true) }}
+        {%- endif %}
     {% endif %}
 {% endmacro %}

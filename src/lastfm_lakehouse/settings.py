@@ -15,6 +15,11 @@ from pathlib import Path
 PLAYS_FILE = "usersha1-artmbid-artname-plays.tsv"
 PROFILES_FILE = "usersha1-profile.tsv"
 RAW_FILES = (PLAYS_FILE, PROFILES_FILE)
+# New data arrives in <raw data dir>/BATCHES_DIR/<YYYY-MM-DD>/, each folder holding any of the two
+# files above (plays added, new and changed profiles) and FORGET_FILE (one user sha1 per line).
+BATCHES_DIR = "batches"
+FORGET_FILE = "forget.tsv"
+BATCH_FILES = (PLAYS_FILE, PROFILES_FILE, FORGET_FILE)
 PLAYS_FIELDS = ("user_sha1", "artist_mbid", "artist_name", "plays")
 PROFILE_FIELDS = ("user_sha1", "gender", "age", "country", "signup")
 # Published line counts of the original files (see ../shared/data/lastfm360k-real/STATS.md).

@@ -5,32 +5,13 @@ with
 
 profiles as (
 
-    select * from {{ ref('stg_lastfm__profiles') }}
+    select * from {{ ref('int_profiles_current') }}
 
 ),
 
 plays as (
 
     select distinct user_sha1 from {{ ref('stg_lastfm__plays') }}
-
-),
-
-profiles_deduplicated as (
-
-    select
-        *,
-        row_number() over (
-            partition by user_sha1
-            order by signup_date asc, country asc, gender asc, age asc
-        ) as profile_rank
-    from profiles
-
-),
-
-first_profiles as (
-
-    select * from profiles_deduplicated
-    where profile_rank = 1
 
 ),
 
@@ -44,7 +25,7 @@ users as (
         profiles.signup_date,
         profiles.user_sha1 is not null as has_profile,
         plays.user_sha1 is not null as has_plays
-    from first_profiles as profiles
+    from profiles
     full outer join plays
         on profiles.user_sha1 = plays.user_sha1
 

@@ -1,5 +1,6 @@
--- How the two raw files loaded: per file, lines read, staged and rejected, each rejection reason and
--- each cleaning with the lines it touched. Lines read = staged + rejected (tested).
+-- How the raw files loaded: per file (the two original files and each batch's files), lines read,
+-- staged, rejected and erased (lines of listeners a forget.tsv names), each rejection reason and
+-- each cleaning with the lines it touched. Lines read = staged + rejected + erased (tested).
 with
 
 plays_lines as (
@@ -7,8 +8,10 @@ plays_lines as (
     select
         'plays' as source_table,
         source_file,
+        batch_date,
         rejection_reason,
-        cleanings
+        cleanings,
+        is_erased
     from {{ ref('base_lastfm__plays_lines') }}
 
 ),
@@ -18,9 +21,24 @@ profile_lines as (
     select
         'profiles' as source_table,
         source_file,
+        batch_date,
         rejection_reason,
-        cleanings
+        cleanings,
+        is_erased
     from {{ ref('base_lastfm__profile_lines') }}
+
+),
+
+forget_lines as (
+
+    select
+        'forget' as source_table,
+        source_file,
+        batch_date,
+        rejection_reason,
+        cleanings,
+        false as is_erased
+    from {{ ref('base_lastfm__forget_lines') }}
 
 ),
 
@@ -29,6 +47,8 @@ lines as (
     select * from plays_lines
     union all
     select * from profile_lines
+    union all
+    select * from forget_lines
 
 ),
 
@@ -37,9 +57,10 @@ file_totals as (
     select
         source_table,
         source_file,
+        batch_date,
         count(*) as lines_read
     from lines
-    group by source_table, source_file
+    group by source_table, source_file, batch_date
 
 ),
 
@@ -48,16 +69,30 @@ outcomes as (
     select
         source_table,
         source_file,
-        case when rejection_reason is null then 'staged' else 'rejected' end as outcome,
-        coalesce(rejection_reason, 'staged') as check_name,
+        case
+            when is_erased then 'erased'
+            when rejection_reason is null then 'staged'
+            else 'rejected'
+        end as outcome,
+        case
+            when is_erased then 'erased: the listener asked to be forgotten (forget.tsv)'
+            else coalesce(rejection_reason, 'staged')
+        end as check_name,
         count(*) as line_count,
-        count_if(rejection_reason is null) as staged_line_count
+        count_if(rejection_reason is null and not is_erased) as staged_line_count
     from lines
     group by
         source_table,
         source_file,
-        case when rejection_reason is null then 'staged' else 'rejected' end,
-        coalesce(rejection_reason, 'staged')
+        case
+            when is_erased then 'erased'
+            when rejection_reason is null then 'staged'
+            else 'rejected'
+        end,
+        case
+            when is_erased then 'erased: the listener asked to be forgotten (forget.tsv)'
+            else coalesce(rejection_reason, 'staged')
+        end
 
 ),
 
@@ -67,6 +102,7 @@ cleaned_lines as (
         source_table,
         source_file,
         rejection_reason,
+        is_erased,
         explode(cleanings) as check_name
     from lines
 
@@ -80,7 +116,7 @@ cleanings as (
         'cleaned' as outcome,
         check_name,
         count(*) as line_count,
-        count_if(rejection_reason is null) as staged_line_count
+        count_if(rejection_reason is null and not is_erased) as staged_line_count
     from cleaned_lines
     group by source_table, source_file, check_name
 
@@ -118,6 +154,7 @@ final as (
         -- file
         checks.source_table,
         checks.source_file,
+        file_totals.batch_date,
         -- check
         checks.outcome,
         checks.check_name,

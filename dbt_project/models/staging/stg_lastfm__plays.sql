@@ -19,9 +19,11 @@ final as (
         -- measures
         plays,
         -- flags
-        is_mbid_malformed
+        is_mbid_malformed,
+        -- batch (null: the original file)
+        batch_date
     from source
-    where rejection_reason is null
+    where rejection_reason is null and not is_erased
 
 )
 

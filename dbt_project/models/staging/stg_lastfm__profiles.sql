@@ -21,9 +21,11 @@ final as (
         is_gender_invalid,
         is_age_invalid,
         is_country_invalid,
-        is_signup_invalid
+        is_signup_invalid,
+        -- batch (null: the original file)
+        batch_date
     from source
-    where rejection_reason is null
+    where rejection_reason is null and not is_erased
 
 )
 

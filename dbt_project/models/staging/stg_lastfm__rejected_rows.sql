@@ -1,11 +1,12 @@
--- Every input line that could not be staged, with the file it came from and why.
--- Staged rows + rejected rows = lines in the files (tested in tests/).
+-- Every input line that could not be staged, with the file it came from and why. Staged rows +
+-- rejected rows + erased rows (lines of forgotten listeners) = lines in the files (tested in tests/).
 with
 
 plays_lines as (
 
     select
         source_file,
+        batch_date,
         'plays' as source_table,
         line,
         field_count,
@@ -19,6 +20,7 @@ profile_lines as (
 
     select
         source_file,
+        batch_date,
         'profiles' as source_table,
         line,
         field_count,
@@ -28,11 +30,27 @@ profile_lines as (
 
 ),
 
+forget_lines as (
+
+    select
+        source_file,
+        batch_date,
+        'forget' as source_table,
+        line,
+        field_count,
+        rejection_reason
+    from {{ ref('base_lastfm__forget_lines') }}
+    where rejection_reason is not null
+
+),
+
 final as (
 
     select * from plays_lines
     union all
     select * from profile_lines
+    union all
+    select * from forget_lines
 
 )
 

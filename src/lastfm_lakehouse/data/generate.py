@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import hashlib
 import json
 import sys
@@ -47,7 +48,7 @@ from lastfm_lakehouse.settings import (
 
 FAKE_USER = "sep 20, 2008"
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# Published country counts (STATS.md, [SEGM]); the other countries share the rest Zipf-like.
+# Published country counts (STATS.md, [SEGM]): the top 10, and the four smallest (3 users each).
 TOP_COUNTRIES = {
     "United States": 67_044,
     "Germany": 31_651,
@@ -60,6 +61,74 @@ TOP_COUNTRIES = {
     "Finland": 11_579,
     "Netherlands": 9_650,
 }
+SMALLEST_COUNTRIES = {"Palau": 3, "Benin": 3, "Liberia": 3, "Gambia": 3}
+# The other countries in the published 1,000-profile excerpt (STATS.md, [SAMPLE-1000]; the first
+# 1,000 lines of the profile file), with their counts there: they take the rest of the users in
+# these proportions, and the countries the excerpt does not show share what is left below its
+# rarest country (one user in 1,000).
+EXCERPT_COUNTRIES = {
+    "Canada": 26,
+    "Japan": 25,
+    "France": 21,
+    "Norway": 19,
+    "Italy": 19,
+    "Ukraine": 18,
+    "Mexico": 18,
+    "Australia": 18,
+    "Turkey": 15,
+    "Portugal": 14,
+    "Czech Republic": 11,
+    "Chile": 11,
+    "Belgium": 11,
+    "Switzerland": 10,
+    "Denmark": 10,
+    "Austria": 10,
+    "Argentina": 9,
+    "Lithuania": 7,
+    "Croatia": 6,
+    "Ireland": 5,
+    "China": 5,
+    "Slovakia": 4,
+    "Romania": 4,
+    "India": 4,
+    "Hungary": 4,
+    "Bulgaria": 4,
+    "Slovenia": 3,
+    "Latvia": 3,
+    "Israel": 3,
+    "Greece": 3,
+    "Estonia": 3,
+    "Belarus": 3,
+    "Uruguay": 2,
+    "Singapore": 2,
+    "Peru": 2,
+    "New Zealand": 2,
+    "Korea, Republic of": 2,
+    "Iceland": 2,
+    "Guatemala": 2,
+    "Ghana": 2,
+    "Cyprus": 2,
+    "Colombia": 2,
+    "Antarctica": 2,
+    "Virgin Islands, U.s.": 1,
+    "Uganda": 1,
+    "Thailand": 1,
+    "Taiwan": 1,
+    "Syrian Arab Republic": 1,
+    "South Africa": 1,
+    "Serbia": 1,
+    "Philippines": 1,
+    "Nepal": 1,
+    "Malta": 1,
+    "Lebanon": 1,
+    "Iran, Islamic Republic of": 1,
+    "Georgia": 1,
+    "Gabon": 1,
+    "Fiji": 1,
+    "El Salvador": 1,
+    "Bosnia and Herzegovina": 1,
+}
+EXCERPT_PROFILES = 1_000
 # Signup-year shares: 2008 is 120,808 / 359,347 of the full file; the rest follows the real excerpt.
 SIGNUP_YEARS = {
     2002: 0.002,
@@ -533,12 +602,33 @@ def signup_dates(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def country_weights(countries: list[str]) -> np.ndarray:
-    rest = [c for c in countries if c not in TOP_COUNTRIES]
-    remaining = FULL_USERS - sum(TOP_COUNTRIES.values())
-    zipf = 1.0 / (np.arange(len(rest)) + 1.0) ** 1.25
-    tail = dict(zip(rest, remaining * zipf / zipf.sum(), strict=True))
-    weights = np.array([TOP_COUNTRIES.get(c, tail.get(c, 0.0)) for c in countries])
-    return weights / weights.sum()
+    """Each country's share of users, following what was published of the real distribution.
+
+    The top 10 and the 4 smallest get their published counts. The countries of the 1,000-profile
+    excerpt get the rest in the excerpt's proportions, less what the unseen countries take: these
+    fall Zipf-like from just under the excerpt's rarest share down to the published smallest (3),
+    in an order fixed by a hash of the name (not the alphabet: it put Afghanistan second).
+    """
+    fixed = {**TOP_COUNTRIES, **SMALLEST_COUNTRIES}
+    seen = [c for c in countries if c in EXCERPT_COUNTRIES and c not in fixed]
+    unseen = sorted(
+        (c for c in countries if c not in fixed and c not in EXCERPT_COUNTRIES),
+        key=lambda name: hashlib.sha1(name.encode("utf-8")).hexdigest(),
+    )
+    rarest_seen = FULL_USERS / EXCERPT_PROFILES  # one user in the excerpt
+    smallest = min(SMALLEST_COUNTRIES.values())
+    weights: dict[str, float] = {c: float(fixed[c]) for c in countries if c in fixed}
+    if unseen:
+        # rank 1 just under the rarest seen country, the last rank at the published smallest count
+        exponent = np.log(rarest_seen / 2.0 / smallest) / np.log(max(len(unseen), 2))
+        falling = (rarest_seen / 2.0) * (np.arange(len(unseen)) + 1.0) ** -exponent
+        falling = np.maximum(falling, smallest)
+        weights.update(zip(unseen, falling.tolist(), strict=True))
+    remaining = FULL_USERS - sum(weights.values())
+    excerpt_total = sum(EXCERPT_COUNTRIES[c] for c in seen)
+    weights.update({c: remaining * EXCERPT_COUNTRIES[c] / excerpt_total for c in seen})
+    shares = np.array([weights.get(c, 0.0) for c in countries])
+    return shares / shares.sum()
 
 
 def profile_lines(rng: np.random.Generator, shas: list[str], manifest: Manifest) -> Iterator[str]:
@@ -586,6 +676,10 @@ def generate(
         )
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
+    from lastfm_lakehouse.data.generate_batch import remove_generated_batches  # it imports this module
+
+    if removed := remove_generated_batches(out):  # batches extend the files they were drawn from
+        print(f"removed {removed} generated batch(es) of the previous dataset in {out}", file=sys.stderr)
     artists = artists or default_artist_count(users)
     seeds = np.random.SeedSequence(seed)
     catalogue_seed, profile_seed, chunk_seed = seeds.spawn(3)
@@ -732,7 +826,24 @@ def main(argv: list[str] | None = None) -> int:
         + " (default %(default)s)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch = parser.add_argument_group(
+        "batches", "--batch adds one day of new data to the files in --out, in <out>/batches/<YYYY-MM-DD>/"
+    )
+    batch.add_argument("--batch", action="store_true", help="write a batch instead of a dataset")
+    batch.add_argument(
+        "--batch-date",
+        type=dt.date.fromisoformat,
+        help="the batch's day, YYYY-MM-DD (default: the day after the newest batch, else today)",
+    )
+    batch.add_argument(
+        "--batch-share",
+        type=float,
+        default=0.01,
+        help="size as a share of the dataset: new listeners, and play lines (default %(default)s)",
+    )
     args = parser.parse_args(argv)
+    if args.batch:
+        return _batch(parser, args)
     users = max(2, round(FULL_USERS * args.scale)) if args.scale else args.users
     try:
         manifest = generate(
@@ -751,6 +862,25 @@ def main(argv: list[str] | None = None) -> int:
         f"generated {manifest.plays_lines:,} play lines for {manifest.plays_users:,} users and "
         f"{manifest.profile_lines:,} profiles ({manifest.artists:,} artists) in {manifest.seconds:.1f}s "
         f"-> {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _batch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from lastfm_lakehouse.data.generate_batch import write_batch
+
+    try:
+        batch = write_batch(
+            args.out, day=args.batch_date, share=args.batch_share, seed=args.seed, progress=not args.quiet
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(
+        f"batch {batch.batch}: {batch.play_lines:,} play lines ({batch.new_users:,} new listeners, "
+        f"{batch.returning_users:,} returning), {batch.profile_lines:,} profile lines "
+        f"({batch.changed_profiles:,} changed), {batch.forgotten:,} to forget, {batch.rejected_lines} "
+        f"damaged lines, in {batch.seconds:.1f}s -> {args.out}/batches/{batch.batch}",
         file=sys.stderr,
     )
     return 0

@@ -5,10 +5,7 @@ with
 
 source as (
 
-    select
-        value as line_read,
-        'usersha1-artmbid-artname-plays.tsv' as source_file
-    from {{ source('lastfm', 'raw_plays') }}
+    {{ raw_lines('raw_plays', 'raw_batch_plays', var('plays_file')) }}
 
 ),
 
@@ -27,6 +24,7 @@ cleaned as (
 
     select
         source_file,
+        batch_date,
         {{ clean_line('line_read', 'has_invalid_utf8', 'has_stray_characters') }} as line,
         has_invalid_utf8,
         has_stray_characters
@@ -48,6 +46,7 @@ renamed as (
 
     select
         source_file,
+        batch_date,
         line,
         has_invalid_utf8,
         has_stray_characters,
@@ -78,6 +77,25 @@ typed as (
         trim({{ csv_unquoted('artist_name_raw') }}) as artist_name,
         {{ whole_number('plays_raw') }} as plays
     from numbered
+
+),
+
+-- lines of listeners a forget.tsv names: kept only to be counted (mart_load_report), without
+-- anything that could name the listener
+forgotten as (
+
+    {{ forgotten_users() }}
+
+),
+
+erasable as (
+
+    select /*+ broadcast(forgotten) */
+        typed.*,
+        forgotten.user_sha1 is not null as is_erased
+    from typed
+    left join forgotten
+        on typed.user_sha1 = forgotten.user_sha1
 
 ),
 
@@ -112,19 +130,20 @@ judged as (
             when record_copy > 1
                 then 'duplicate line: an identical line is staged'
         end as rejection_reason
-    from typed
+    from erasable
 
 ),
 
 final as (
 
     select
-        -- the line as read
+        -- the line as read (an erased listener's line is not kept)
         source_file,
-        line,
+        batch_date,
+        case when not is_erased then line end as line,
         field_count,
         -- parsed fields
-        user_sha1,
+        case when not is_erased then user_sha1 end as user_sha1,
         artist_mbid_raw,
         artist_mbid,
         artist_name,
@@ -133,8 +152,12 @@ final as (
         -- flags
         coalesce(artist_mbid_raw != '' and artist_mbid is null, false) as is_mbid_malformed,
         -- what was repaired, and why the line is not staged (null when it is)
-        {{ staged_cleanings() }} as cleanings,
-        rejection_reason
+        case
+            when is_erased then cast(array() as array<string>)
+            else {{ staged_cleanings() }}
+        end as cleanings,
+        case when not is_erased then rejection_reason end as rejection_reason,
+        is_erased
     from judged
 
 )

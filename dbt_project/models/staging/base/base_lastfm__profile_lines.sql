@@ -5,10 +5,7 @@ with
 
 source as (
 
-    select
-        value as line_read,
-        'usersha1-profile.tsv' as source_file
-    from {{ source('lastfm', 'raw_profiles') }}
+    {{ raw_lines('raw_profiles', 'raw_batch_profiles', var('profiles_file')) }}
 
 ),
 
@@ -27,6 +24,7 @@ cleaned as (
 
     select
         source_file,
+        batch_date,
         {{ clean_line('line_read', 'has_invalid_utf8', 'has_stray_characters') }} as line,
         has_invalid_utf8,
         has_stray_characters
@@ -48,6 +46,7 @@ renamed as (
 
     select
         source_file,
+        batch_date,
         line,
         has_invalid_utf8,
         has_stray_characters,
@@ -108,6 +107,25 @@ flagged as (
 
 ),
 
+-- lines of listeners a forget.tsv names: kept only to be counted (mart_load_report), without
+-- anything that could name the listener
+forgotten as (
+
+    {{ forgotten_users() }}
+
+),
+
+erasable as (
+
+    select /*+ broadcast(forgotten) */
+        flagged.*,
+        forgotten.user_sha1 is not null as is_erased
+    from flagged
+    left join forgotten
+        on flagged.user_sha1 = forgotten.user_sha1
+
+),
+
 -- repairs of the line (counted whatever happens to it) and of its fields (counted when staged),
 -- and the reason the line is rejected: the first that applies
 judged as (
@@ -136,19 +154,20 @@ judged as (
             when record_copy > 1
                 then 'duplicate line: an identical line is staged'
         end as rejection_reason
-    from flagged
+    from erasable
 
 ),
 
 final as (
 
     select
-        -- the line as read
+        -- the line as read (an erased listener's line is not kept)
         source_file,
-        line,
+        batch_date,
+        case when not is_erased then line end as line,
         field_count,
         -- parsed fields
-        user_sha1,
+        case when not is_erased then user_sha1 end as user_sha1,
         gender_parsed as gender,
         case when not is_age_invalid then cast(age_number as int) end as age,
         case when not is_country_invalid then nullif(country_unquoted, '') end as country,
@@ -159,8 +178,12 @@ final as (
         is_country_invalid,
         is_signup_invalid,
         -- what was repaired, and why the line is not staged (null when it is)
-        {{ staged_cleanings() }} as cleanings,
-        rejection_reason
+        case
+            when is_erased then cast(array() as array<string>)
+            else {{ staged_cleanings() }}
+        end as cleanings,
+        case when not is_erased then rejection_reason end as rejection_reason,
+        is_erased
     from judged
 
 )

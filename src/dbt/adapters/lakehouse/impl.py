@@ -11,7 +11,7 @@ from dbt_common.exceptions import DbtRuntimeError
 from dbt.adapters.lakehouse import versions
 from dbt.adapters.lakehouse.connections import LakehouseConnectionManager
 from dbt.adapters.lakehouse.python_submissions import ConnectPythonJobHelper, SessionPythonJobHelper
-from lastfm_lakehouse import provenance
+from lastfm_lakehouse import batches, provenance
 
 
 class LakehouseAdapter(SparkAdapter):
@@ -44,6 +44,15 @@ class LakehouseAdapter(SparkAdapter):
         """True when the file starts with a UTF-8 byte-order mark (Spark's text reader skips it)."""
         with open(path, "rb") as handle:
             return handle.read(3) == b"\xef\xbb\xbf"
+
+    @available
+    def batch_files(self, raw_dir: str) -> list[dict[str, object]]:
+        """The files of ``<raw_dir>/batches/<YYYY-MM-DD>/``, oldest batch first (see
+        ``lastfm_lakehouse.batches``); a folder or file outside the contract fails the build."""
+        try:
+            return [found.as_row() for found in batches.find(Path(raw_dir))]
+        except ValueError as exc:
+            raise DbtRuntimeError(str(exc)) from exc
 
     @available
     def schema_location(self, schema: str) -> str:

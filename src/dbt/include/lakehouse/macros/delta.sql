@@ -116,16 +116,24 @@
     the project writes, the files no version younger than var('delta_retention_days') needs; the
     Delta log drops history older than that at its next checkpoint (delta.logRetentionDuration,
     set on every commit). Time travel reaches back as far as the retention.
+
+    `retain_hours` overrides the retention for this run: `--args '{retain_hours: 0}'` removes
+    every file the current versions do not need, now (the files of erased listeners, at once),
+    and ends time travel and every running reader's snapshot. Snapshots (the profile history) are
+    vacuumed as the tables are.
 #}
-{% macro vacuum_lakehouse() %}
-  {%- set hours = lakehouse__retention_days() * 24 -%}
+{% macro vacuum_lakehouse(retain_hours=none) %}
+  {%- set hours = lakehouse__retention_days() * 24 if retain_hours is none else retain_hours | int -%}
+  {%- if hours < 0 -%}
+    {{ exceptions.raise_compiler_error("vacuum_lakehouse: retain_hours must be >= 0, got " ~ retain_hours) }}
+  {%- endif -%}
   {#- the retention is this var's to set (at least a day): Delta's own check wants 7 days -#}
   {%- call statement('allow_retention') -%}
     set spark.databricks.delta.retentionDurationCheck.enabled = false
   {%- endcall -%}
   {%- set vacuumed = [] -%}
-  {%- for node in graph.nodes.values() if node.resource_type in ('model', 'seed')
-        and node.config.materialized in ('table', 'seed', 'incremental') -%}
+  {%- for node in graph.nodes.values() if node.resource_type in ('model', 'seed', 'snapshot')
+        and node.config.materialized in ('table', 'seed', 'incremental', 'snapshot') -%}
     {%- set relation = adapter.get_relation(database=node.database, schema=node.schema,
                                             identifier=node.alias) -%}
     {%- if relation is not none and adapter.delta_version(relation) is not none -%}
