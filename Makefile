@@ -17,7 +17,7 @@ SUPERSET_REQUIREMENTS := src/lastfm_lakehouse/dashboards/superset-requirements.t
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed-$(shell cksum < $(SUPERSET_REQUIREMENTS) | cut -d' ' -f1)
 SCREENSHOTS := src/lastfm_lakehouse/dashboards/screenshots
 
-.PHONY: help help-all setup java blas superset chromium dashboards dashboards-stop dashboards-screenshots build test test-unit lint generate docs vacuum clean clean-lakehouse serve stop status metastore metastore-stop directory directory-stop tls bench-serve bench
+.PHONY: help help-all setup java blas superset chromium dashboards dashboards-stop dashboards-screenshots build test test-unit lint generate batch freshness docs vacuum clean clean-lakehouse serve stop status metastore metastore-stop directory directory-stop tls bench-serve bench
 
 help:  ## the everyday targets (make help-all: every target)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -82,6 +82,12 @@ lint: setup  ## ruff + sqlfluff (dbt templater, sparksql dialect), zero violatio
 
 generate: setup  ##- synthetic raw files: make generate USERS=359347 SEED=360 OUT=data/generated
 	$(BIN)/lastfm-lakehouse generate --users $(USERS) --seed $(SEED) --out $(OUT)
+
+batch: setup  ##- one day of new data beside the generated files: make batch [DATE=YYYY-MM-DD] writes $(OUT)/batches/<day>/
+	$(BIN)/lastfm-lakehouse generate --batch --out $(OUT) --seed $(SEED) $(if $(DATE),--batch-date $(DATE))
+
+freshness: setup  ## dbt source freshness: how old the newest batch of plays is (vars batch_freshness_warn_hours, _error_hours)
+	$(BIN)/dbt source freshness $(DBT_DIRS)
 
 docs: setup  ## the documentation site (docs/site/) and dbt's catalogue (dbt docs generate, from the built lakehouse)
 	$(BIN)/lastfm-lakehouse docs build

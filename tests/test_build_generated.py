@@ -3,7 +3,6 @@ against an independent Python reading of the same files."""
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -305,30 +304,3 @@ def test_evaluation_refuses_factors_not_trained_on_its_split(spark, build: Build
     )
     assert "training_rows" in messages["mart_model_evaluation"]
     assert "dbt build --select mart_als_factors+" in messages["mart_model_evaluation"]
-
-
-def test_keys_never_change_once_given(spark, build: Build, tmp_path: Path) -> None:
-    """A listener and an artist keep their keys when new data comes and on a full refresh: a new
-    listener whose sha1 sorts before everyone's and a new artist get the next keys, and nobody
-    else's key moves (with row_number() keys, every key would have shifted by one). Last in the
-    module: it adds a listener and an artist to the dims."""
-    before_users = to_pandas(build.table(spark, "dim_users")).set_index("user_sha1").user_key
-    before_artists = to_pandas(build.table(spark, "dim_artists")).set_index("artist_id").artist_key
-    more = tmp_path / "raw"
-    shutil.copytree(build.raw_dir, more)
-    newcomer = "0" * 40
-    assert newcomer < before_users.index.min()
-    with (more / PLAYS_FILE).open("a", encoding="utf-8", newline="") as handle:
-        handle.write(f"{newcomer}\t\tAaa First Of All\t12\r\n")
-    variables = {"max_rows_per_artist": ROWS_PER_ARTIST, "plays_cap": CAP}
-    for command in ("run", "run --full-refresh"):
-        result = invoke_dbt(
-            command, more, build.schema, tmp_path / "target", variables, select="+dim_users +dim_artists"
-        )
-        assert result.success, command  # type: ignore[attr-defined]
-        users = to_pandas(build.table(spark, "dim_users")).set_index("user_sha1").user_key
-        artists = to_pandas(build.table(spark, "dim_artists")).set_index("artist_id").artist_key
-        assert users.drop(newcomer).to_dict() == before_users.to_dict(), command
-        assert users[newcomer] == before_users.max() + 1, command
-        assert artists.drop("name:aaa first of all").to_dict() == before_artists.to_dict(), command
-        assert artists["name:aaa first of all"] == before_artists.max() + 1, command

@@ -39,6 +39,7 @@ NAV = (
     ("Data", "data.md"),
     ("Models", "models.md"),
     ("Recommenders", "recommenders.md"),
+    ("Batches and erasure", "batches.md"),
     ("Delta Lake", "delta.md"),
     ("Serving and security", "serving.md"),
     ("Dashboards", "dashboards.md"),
