@@ -164,20 +164,46 @@ def run_dbt(command: str, dbt_args: list[str]) -> bool:
 
 
 def summary(spark: SparkSession, schema: str) -> str:
-    """Lines staged and rejected per file, rejection reasons, and each mart's rows and location."""
+    """Lines staged, rejected and erased per kind of file (the original files, then all batches
+    together), rejection reasons, and each mart's rows and location."""
     lines = ["", f"Load summary ({schema}.mart_load_report)"]
     report = spark.sql(f"""
-        select source_table, outcome, check_name, line_count, lines_read
+        select
+            source_table,
+            batch_date is not null as is_batch,
+            outcome,
+            check_name,
+            sum(line_count) as line_count,
+            count(distinct source_file) as files,
+            count(distinct batch_date) as batches
         from {schema}.mart_load_report
-        order by source_table, case outcome when 'staged' then 0 when 'rejected' then 1 else 2 end,
+        group by 1, 2, 3, 4
+        order by is_batch, source_table, case outcome when 'staged' then 0 when 'rejected' then 1 else 2 end,
             line_count desc, check_name
     """).collect()
-    for table in sorted({r["source_table"] for r in report}):
-        mine = [r for r in report if r["source_table"] == table]
-        staged = sum(r["line_count"] for r in mine if r["outcome"] == "staged")
-        bad = sum(r["line_count"] for r in mine if r["outcome"] == "rejected")
+    read = {
+        (r["source_table"], r["is_batch"]): r["lines_read"]
+        for r in spark.sql(f"""
+            select source_table, batch_date is not null as is_batch, sum(lines_read) as lines_read
+            from (
+                select distinct source_table, source_file, batch_date, lines_read
+                from {schema}.mart_load_report
+            )
+            group by 1, 2
+        """).collect()
+    }
+    for table, is_batch in sorted(
+        {(r["source_table"], r["is_batch"]) for r in report}, key=lambda k: (k[1], k[0])
+    ):
+        mine = [r for r in report if (r["source_table"], r["is_batch"]) == (table, is_batch)]
+        counts = {
+            o: sum(r["line_count"] for r in mine if r["outcome"] == o)
+            for o in ("staged", "rejected", "erased")
+        }
+        label = f"{table} ({max(r['batches'] for r in mine)} batches)" if is_batch else table
         lines.append(
-            f"  {table:<9} staged {staged:>12,}   rejected {bad:>8,}   lines {mine[0]['lines_read']:>12,}"
+            f"  {label:<9} staged {counts['staged']:>12,}   rejected {counts['rejected']:>8,}   "
+            f"erased {counts['erased']:>8,}   lines {read[(table, is_batch)]:>12,}"
         )
         for row in mine:
             if row["outcome"] != "staged":

@@ -129,7 +129,9 @@ def write_batch(
         raise ValueError(f"{profiles_path} holds {len(known)} readable profiles: a batch needs at least 4")
     new_users = max(1, round(share * len(known)))
     plays_lines = sum(1 for _ in plays_path.open("rb"))
-    budget = max(LINES_PER_RETURNING_USER, round(share * plays_lines) - new_users * NEW_USER_MAX_LINES // 2)
+    # about share x the dataset's lines in all: the new listeners' (up to NEW_USER_MAX_LINES each), the rest
+    # more plays and new artists for returning listeners
+    budget = max(LINES_PER_RETURNING_USER, round(share * plays_lines) - new_users * NEW_USER_MAX_LINES)
     returning = min(len(known), max(1, budget // LINES_PER_RETURNING_USER))
     picked = rng.choice(len(known), size=min(len(known), returning + new_users), replace=False)
     returning_users = [known[i] for i in picked[:returning]]
