@@ -128,9 +128,10 @@ def write_batch(
     if len(known) < 4:
         raise ValueError(f"{profiles_path} holds {len(known)} readable profiles: a batch needs at least 4")
     new_users = max(1, round(share * len(known)))
-    plays_lines = sum(1 for _ in plays_path.open("rb"))
-    # about share x the dataset's lines in all: the new listeners' (up to NEW_USER_MAX_LINES each), the rest
-    # more plays and new artists for returning listeners
+    with plays_path.open("rb") as handle:
+        plays_lines = sum(1 for _ in handle)
+    # about share x the dataset's lines in all: the new listeners' (up to NEW_USER_MAX_LINES each),
+    # then more plays and new artists for returning listeners
     budget = max(LINES_PER_RETURNING_USER, round(share * plays_lines) - new_users * NEW_USER_MAX_LINES)
     returning = min(len(known), max(1, budget // LINES_PER_RETURNING_USER))
     picked = rng.choice(len(known), size=min(len(known), returning + new_users), replace=False)
@@ -142,59 +143,15 @@ def write_batch(
     lines = _lines_of(plays_path, wanted)
     pool = [fields[1:3] for user in donors for fields in lines.get(user, [])] or [["", "unknown artist"]]
 
-    plays: list[str] = []
-    for user in returning_users:
-        own = lines.get(user, [])
-        more = min(len(own), int(rng.binomial(LINES_PER_RETURNING_USER, 1 - NEW_PAIR_SHARE)))
-        for fields in (own[i] for i in rng.choice(len(own), size=more, replace=False)) if more else ():
-            plays.append(f"{user}\t{fields[1]}\t{fields[2]}\t{_added_plays(rng)}")
-        manifest.more_plays_lines += more
-        for _ in range(LINES_PER_RETURNING_USER - more):
-            mbid, name = pool[int(rng.integers(len(pool)))]
-            plays.append(f"{user}\t{mbid}\t{name}\t{_added_plays(rng)}")
-            manifest.new_pair_lines += 1
-    manifest.returning_users = len(returning_users)
-
+    plays = _returning_lines(rng, returning_users, lines, pool, manifest)
     new_shas = [sha1_hex(f"lastfm-batch:{seed}:{day.isoformat()}:{i}") for i in range(new_users)]
-    new_profiles: list[str] = []
-    for sha, donor in zip(new_shas, donors, strict=True):
-        taken = lines.get(donor, [])[:NEW_USER_MAX_LINES] or [["", "", pool[0][1], "1"]]
-        for fields in taken:
-            plays.append(f"{sha}\t{fields[1]}\t{fields[2]}\t{_added_plays(rng)}")
-            manifest.new_user_lines += 1
-        profile = profiles[donor]
-        new_profiles.append("\t".join([sha, profile[1], profile[2], profile[3], _signup(day)]))
-    manifest.new_users = new_users
-
-    changed = [known[i] for i in rng.choice(len(known), size=max(1, round(new_users * PROFILE_CHANGE_SHARE)))]
-    countries = sorted({row[3] for row in profiles.values() if row[3]}) or ["United States"]
-    for user in dict.fromkeys(changed):
-        row = list(profiles[user])
-        if rng.random() < 0.7 or not row[2].strip().isdigit():
-            others = [c for c in countries if c != row[3]] or countries
-            row[3] = others[int(rng.integers(len(others)))]
-        else:
-            row[2] = str(int(row[2]) + 1)
-        new_profiles.append("\t".join(row))
-        manifest.changed_profiles += 1
-
+    new_plays, new_profiles = _new_listeners(rng, new_shas, donors, lines, pool, profiles, day, manifest)
+    plays += new_plays
+    new_profiles += _changed_profiles(rng, known, profiles, round(new_users * PROFILE_CHANGE_SHARE), manifest)
     forget_count = max(1, round(new_users * FORGET_SHARE))
     forgotten = [known[i] for i in rng.choice(len(known), size=forget_count, replace=False)]
     manifest.forgotten = len(forgotten)
-
-    # Damaged lines, as a real feed has them: the build repairs an upper-case sha1 and rejects the
-    # rest (a blank line, a wrong field count, a negative count, a duplicate line, a profile a
-    # field short, a forget line that is no sha1), and counts each.
-    first = plays[0].split("\t")
-    plays[0] = "\t".join([first[0].upper(), *first[1:]])
-    rejected = 0
-    if len(plays) > 1:
-        plays.insert(int(rng.integers(len(plays))), plays[int(rng.integers(1, len(plays)))])
-        rejected += 1
-    plays += ["", f"{returning_users[0]}\tno plays column", f"{returning_users[0]}\t\tsomeone\t-5"]
-    new_profiles.append(f"{new_shas[0]}\tm\t30\tGermany")
-    forget_lines = [forgotten[0].upper(), *forgotten[1:], "not a sha1"]
-    manifest.rejected_lines = rejected + 3 + 1 + 1
+    forget_lines = _damage(rng, plays, new_profiles, forgotten, returning_users[0], new_shas[0], manifest)
 
     folder.mkdir(parents=True)
     _write(folder / PLAYS_FILE, plays)
@@ -205,6 +162,103 @@ def write_batch(
     manifest.seconds = round(time.perf_counter() - started, 2)
     (folder / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def _returning_lines(
+    rng: np.random.Generator,
+    users: list[str],
+    lines: dict[str, list[list[str]]],
+    pool: list[list[str]],
+    manifest: BatchManifest,
+) -> list[str]:
+    """Returning listeners' lines: more plays for artists they have, and a few artists new to them."""
+    plays: list[str] = []
+    for user in users:
+        own = lines.get(user, [])
+        more = min(len(own), int(rng.binomial(LINES_PER_RETURNING_USER, 1 - NEW_PAIR_SHARE)))
+        for fields in (own[i] for i in rng.choice(len(own), size=more, replace=False)) if more else ():
+            plays.append(f"{user}\t{fields[1]}\t{fields[2]}\t{_added_plays(rng)}")
+        manifest.more_plays_lines += more
+        for _ in range(LINES_PER_RETURNING_USER - more):
+            mbid, name = pool[int(rng.integers(len(pool)))]
+            plays.append(f"{user}\t{mbid}\t{name}\t{_added_plays(rng)}")
+            manifest.new_pair_lines += 1
+    manifest.returning_users = len(users)
+    return plays
+
+
+def _new_listeners(
+    rng: np.random.Generator,
+    shas: list[str],
+    donors: list[str],
+    lines: dict[str, list[list[str]]],
+    pool: list[list[str]],
+    profiles: dict[str, list[str]],
+    day: dt.date,
+    manifest: BatchManifest,
+) -> tuple[list[str], list[str]]:
+    """New listeners' plays and profiles: each takes a donor's artists (fresh counts) and profile."""
+    plays: list[str] = []
+    new_profiles: list[str] = []
+    for sha, donor in zip(shas, donors, strict=True):
+        taken = lines.get(donor, [])[:NEW_USER_MAX_LINES] or [["", "", pool[0][1], "1"]]
+        for fields in taken:
+            plays.append(f"{sha}\t{fields[1]}\t{fields[2]}\t{_added_plays(rng)}")
+            manifest.new_user_lines += 1
+        profile = profiles[donor]
+        new_profiles.append("\t".join([sha, profile[1], profile[2], profile[3], _signup(day)]))
+    manifest.new_users = len(shas)
+    return plays, new_profiles
+
+
+def _changed_profiles(
+    rng: np.random.Generator,
+    known: list[str],
+    profiles: dict[str, list[str]],
+    count: int,
+    manifest: BatchManifest,
+) -> list[str]:
+    """Existing profiles changed: mostly a new country, else a year older."""
+    changed = [known[i] for i in rng.choice(len(known), size=max(1, count))]
+    countries = sorted({row[3] for row in profiles.values() if row[3]}) or ["United States"]
+    out: list[str] = []
+    for user in dict.fromkeys(changed):
+        row = list(profiles[user])
+        if rng.random() < 0.7 or not row[2].strip().isdigit():
+            others = [c for c in countries if c != row[3]] or countries
+            row[3] = others[int(rng.integers(len(others)))]
+        else:
+            row[2] = str(int(row[2]) + 1)
+        out.append("\t".join(row))
+        manifest.changed_profiles += 1
+    return out
+
+
+def _damage(
+    rng: np.random.Generator,
+    plays: list[str],
+    profiles: list[str],
+    forgotten: list[str],
+    user: str,
+    new_sha: str,
+    manifest: BatchManifest,
+) -> list[str]:
+    """Damage the lines as a real feed does (in place), and return the forget file's lines.
+
+    The build repairs an upper-case sha1 and rejects the rest, counting each: a blank line, a wrong
+    field count, a negative count, a duplicate line, a profile a field short, a forget line that is
+    no sha1.
+    """
+    first = plays[0].split("\t")
+    plays[0] = "\t".join([first[0].upper(), *first[1:]])
+    rejected = 0
+    if len(plays) > 1:
+        plays.insert(int(rng.integers(len(plays))), plays[int(rng.integers(1, len(plays)))])
+        rejected += 1
+    plays += ["", f"{user}\tno plays column", f"{user}\t\tsomeone\t-5"]
+    profiles.append(f"{new_sha}\tm\t30\tGermany")
+    manifest.rejected_lines = rejected + 3 + 1 + 1
+    return [forgotten[0].upper(), *forgotten[1:], "not a sha1"]
 
 
 def _added_plays(rng: np.random.Generator) -> int:
