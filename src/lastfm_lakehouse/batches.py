@@ -39,8 +39,7 @@ class BatchFile:
         return f"{BATCHES_DIR}/{self.batch.isoformat()}/{self.name}"
 
     def starts_with_bom(self) -> bool:
-        with self.path.open("rb") as handle:
-            return handle.read(3) == b"\xef\xbb\xbf"
+        return starts_with_bom(self.path)
 
     def as_row(self) -> dict[str, object]:
         return {
@@ -51,6 +50,12 @@ class BatchFile:
             "source_table": SOURCE_TABLES[self.name],
             "starts_with_bom": self.starts_with_bom(),
         }
+
+
+def starts_with_bom(path: Path) -> bool:
+    """True when the file starts with a UTF-8 byte-order mark (Spark's text reader skips it)."""
+    with path.open("rb") as handle:
+        return handle.read(3) == b"\xef\xbb\xbf"
 
 
 def batches_dir(raw_dir: Path) -> Path:

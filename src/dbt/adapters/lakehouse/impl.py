@@ -42,8 +42,7 @@ class LakehouseAdapter(SparkAdapter):
     @available
     def starts_with_bom(self, path: str) -> bool:
         """True when the file starts with a UTF-8 byte-order mark (Spark's text reader skips it)."""
-        with open(path, "rb") as handle:
-            return handle.read(3) == b"\xef\xbb\xbf"
+        return batches.starts_with_bom(Path(path))
 
     @available
     def batch_files(self, raw_dir: str) -> list[dict[str, object]]:
