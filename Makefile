@@ -11,6 +11,8 @@ USERS ?= 2000
 SEED ?= 360
 OUT ?= data/generated
 SCALE ?= 1
+# make test: pytest workers (2 cores: one per core; 0 runs the tests in one process)
+TEST_WORKERS ?= 2
 # Apache Superset lives in its own virtualenv: its pins never meet dbt's or pyspark's.
 SUPERSET_VENV ?= .venv-superset
 SUPERSET_REQUIREMENTS := src/lastfm_lakehouse/dashboards/superset-requirements.txt
@@ -68,8 +70,16 @@ setup: java blas $(STAMP)  ##- virtualenv with pinned dbt-core 1.11, dbt-spark, 
 build: setup  ## dbt build on the embedded lakehouse (generates data when data/raw/ is empty; UNIT_TESTS=1 adds dbt unit tests)
 	$(BIN)/lastfm-lakehouse build --users $(USERS) --seed $(SEED) $(if $(UNIT_TESTS),--unit-tests) $(if $(DBT_ARGS),-- $(DBT_ARGS))
 
-test: setup  ## the whole test suite (builds on generated data and the real excerpts, lint included)
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: setup test-packages  ## the whole test suite (builds on generated data and the real excerpts, lint included)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
+
+# Installed before the tests start rather than by the first test that needs one: two workers must
+# not run apt-get at once. A component that cannot be had (not root) is reported by the tests that
+# need it, which skip or fail saying why.
+test-packages:  ##- the Debian components the tests use: PostgreSQL, slapd, Chromium (apt when root)
+	-@$(BIN)/python -c "from lastfm_lakehouse.serving import metastore; metastore.ensure_packages()"
+	-@$(BIN)/python -c "from lastfm_lakehouse.serving import directory; directory.ensure_packages()"
+	-@$(MAKE) -s chromium
 
 test-unit: setup  ## the fast tier: pure Python, no JVM (metrics, top-N, kNN kernel, parsing, generator)
 	$(BIN)/pytest -m "not spark" $(PYTEST_ARGS)

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -124,7 +125,8 @@ def test_stop_never_signals_a_process_that_is_not_the_servers(tmp_path: Path) ->
     test's own) is not the server's: status says not running, and stop leaves that process alone."""
     served = config(home=tmp_path)
     served.pid_file.write_text(f"{os.getpid()}\n")
-    assert commands.pid_from(served.pid_file, "pytest") == os.getpid()  # ours, by its command line
+    ours = Path(sys.executable).name  # on the command line of pytest and of its xdist workers alike
+    assert commands.pid_from(served.pid_file, ours) == os.getpid()  # ours, by its command line
     assert server.running_pid(served) is None
     assert server.stop(served) == 0  # we are still here to assert
     assert not served.pid_file.exists()
