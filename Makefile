@@ -71,7 +71,7 @@ build: setup  ## dbt build on the embedded lakehouse (generates data when data/r
 	$(BIN)/lastfm-lakehouse build --users $(USERS) --seed $(SEED) $(if $(UNIT_TESTS),--unit-tests) $(if $(DBT_ARGS),-- $(DBT_ARGS))
 
 test: setup test-packages  ## the whole test suite (builds on generated data and the real excerpts, lint included)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Installed before the tests start rather than by the first test that needs one: two workers must
 # not run apt-get at once. A component that cannot be had (not root) is reported by the tests that

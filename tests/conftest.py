@@ -25,10 +25,11 @@ PLAYS_SAMPLE = SHARED_REAL / "plays_fairreckitlib_lfm360k_sample.tsv"
 PROFILE_SAMPLE = SHARED_REAL / "profile_activitat4ed.tsv"
 
 
-# ``make test`` runs on two workers (pytest-xdist, ``--dist loadgroup``). A module is one unit of
-# work, so that its module-scoped lakehouse is built once, on one worker; modules that share a
-# session-scoped lakehouse are one unit too (``cli_lakehouse``: test_cli checks it, test_dashboards
-# serves it).
+# ``make test`` runs on two workers (pytest-xdist, ``--dist loadscope``, scheduled by
+# ``ModuleGroupScheduling`` below). A module is one unit of work, so that its module-scoped
+# lakehouse is built once, on one worker; modules that share a session-scoped lakehouse are one unit
+# too (``cli_lakehouse``: test_cli checks it, then test_dashboards serves it, from one Derby
+# metastore that only one JVM at a time may open).
 SHARED_GROUPS = {"test_cli": "cli_lakehouse", "test_dashboards": "cli_lakehouse"}
 # Seconds each unit took on 2 cores (fresh-clone run at 9980b2a, 75 min on one worker): the heaviest
 # are handed out first, so that no long unit starts last while the other worker sits idle. Only the
@@ -50,21 +51,37 @@ GROUP_SECONDS = {
 }
 
 
-def work_group(item: pytest.Item) -> str:
-    module = item.path.stem
+def work_group(nodeid: str) -> str:
+    """The unit of work of a test: its module's, or the group the module shares (SHARED_GROUPS)."""
+    module = Path(nodeid.split("::", 1)[0]).stem
     return SHARED_GROUPS.get(module, module)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that uses the ``spark`` fixture (a JVM) is in the ``spark`` tier; ``make test-unit``
     runs the others (``-m "not spark"``). Tests that start a JVM another way are marked by hand.
-    Each test joins its module's work group (above), and the heaviest groups go first."""
+    The heaviest work groups go first (GROUP_SECONDS); a module keeps its own order."""
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)
-        item.add_marker(pytest.mark.xdist_group(work_group(item)))
-    items.sort(key=lambda item: -GROUP_SECONDS.get(work_group(item), 0))  # stable: module order kept
+    items.sort(key=lambda item: -GROUP_SECONDS.get(work_group(item.nodeid), 0))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """``--dist loadscope`` with a scope per work group (``work_group``), handed out in collection
+    order (``--no-loadscope-reorder``: heaviest first). Written here because xdist's own
+    ``loadgroup`` marks a test's group by rewriting its node id, which pytest 9 no longer reads (every
+    test of a module landed on either worker, and module fixtures were built twice)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_group(nodeid)
+
+    return ModuleGroupScheduling(config, log)  # type: ignore[arg-type]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,16 @@ def test_main_writes_a_batch(dataset: Path, tmp_path: Path, capsys: pytest.Captu
     with pytest.raises(SystemExit):
         generate.main(["--batch", "--out", str(out), "--batch-share", "2"])
     assert "--batch-share must be in (0, 0.5]" in capsys.readouterr().err
+
+
+def test_a_rewritten_file_gets_a_new_fingerprint(tmp_path: Path) -> None:
+    """What an incremental build compares to parse a file again (size, modification time)."""
+    path = tmp_path / PLAYS_FILE
+    path.write_text("a\tb\tc\t1\n", encoding="utf-8")
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    first = batches.fingerprint(path)
+    assert first == f"{path.stat().st_size}:1000000000" == batches.fingerprint(path)
+    path.write_text("a\tb\tc\t2\n", encoding="utf-8")  # same size, written again
+    assert batches.fingerprint(path) != first
+    row = batches.BatchFile(DAY, PLAYS_FILE, path).as_row()
+    assert row["fingerprint"] == batches.fingerprint(path)

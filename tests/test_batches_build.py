@@ -60,6 +60,15 @@ def tables(spark: object) -> dict[str, pd.DataFrame]:
     return {t: frame(spark, layer, t) for layer, names in TABLES.items() for t in names}
 
 
+def plays_lines_writes(spark: object) -> dict[int, tuple[str, int]]:
+    """The Delta history of base_lastfm__plays_lines: version -> (operation, rows it wrote)."""
+    history = spark.sql(f"describe history {SCHEMA}_staging.base_lastfm__plays_lines").collect()  # type: ignore[attr-defined]
+    return {
+        row.version: (row.operation, int((row.operationMetrics or {}).get("numOutputRows", 0)))
+        for row in history
+    }
+
+
 def files_holding(root: Path, text: str) -> list[str]:
     """Every file under ``root`` whose bytes hold ``text``, or, for Parquet (compressed pages), whose
     decoded rows do: data files, Delta's log and checkpoints, CRCs alike."""
@@ -86,6 +95,7 @@ def steps(spark: object, lakehouse_home: Path, tmp_path_factory: pytest.TempPath
         result = invoke_dbt(command, raw, SCHEMA, target)
         assert result.success, f"{name}: {command}"  # type: ignore[attr-defined]
         state[name] = tables(spark)
+        state.setdefault("plays_lines_writes", {})[name] = plays_lines_writes(spark)
         users = spark.table(f"{SCHEMA}.dim_users").toPandas()  # type: ignore[attr-defined]
         state["keys"].append(dict(zip(users.user_sha1, users.user_key, strict=True)))
 
@@ -109,6 +119,7 @@ def steps(spark: object, lakehouse_home: Path, tmp_path_factory: pytest.TempPath
     failures = [f"{r.node.unique_id}: {r.status} {r.message}" for r in full.result or []]  # type: ignore[attr-defined]
     assert full.success, "\n".join(f for f in failures if " success " not in f and " pass " not in f)  # type: ignore[attr-defined]
     state["full_refresh"] = tables(spark)
+    state["plays_lines_writes"]["full_refresh"] = plays_lines_writes(spark)
     state["recommended"] = spark.sql(  # type: ignore[attr-defined]
         f"select user_sha1 from {SCHEMA}.mart_recommendations_als"
     ).toPandas()
@@ -132,6 +143,34 @@ def test_batches_build_row_for_row_what_a_full_refresh_of_the_same_files_builds(
     after = steps[DAYS[0].isoformat()]["fct_plays"].groupby("user_key").plays.sum()
     both = before.index.intersection(after.index)
     assert (after[both] >= before[both]).all() and (after[both] > before[both]).sum() > 10
+
+
+def test_a_build_parses_only_the_files_it_has_not_loaded(steps: dict) -> None:
+    """base_lastfm__plays_lines is incremental: each build writes the lines of the new batch's plays
+    file and no others, a build with nothing new writes none, and a full refresh every line."""
+    raw, writes = steps["raw"], steps["plays_lines_writes"]
+
+    def lines(path: Path) -> int:
+        return path.read_bytes().count(b"\n")
+
+    def loaded(commits: dict[int, tuple[str, int]]) -> int:
+        """Rows the commits loaded (not those an erasure's MERGE rewrote)."""
+        return sum(rows for op, rows in commits.values() if op == "WRITE" or "AS SELECT" in op)
+
+    def written(before: str, after: str) -> int:
+        new = {v: c for v, c in writes[after].items() if v not in writes[before]}
+        assert new, f"{after}: no commit at all"
+        return loaded(new)
+
+    plays = [raw / "batches" / day.isoformat() / PLAYS_FILE for day in DAYS]
+    assert loaded(writes["original"]) == lines(raw / PLAYS_FILE)
+    names = ["original", *[day.isoformat() for day in DAYS]]
+    for (before, after), batch_file in zip(itertools.pairwise(names), plays, strict=True):
+        assert written(before, after) == lines(batch_file), after
+    assert written(DAYS[-1].isoformat(), "again") == 0
+    last = max(writes["full_refresh"])
+    assert writes["full_refresh"][last][0].startswith("CREATE OR REPLACE TABLE")
+    assert writes["full_refresh"][last][1] == lines(raw / PLAYS_FILE) + sum(map(lines, plays))
 
 
 def test_each_batch_file_is_accounted_for(steps: dict) -> None:

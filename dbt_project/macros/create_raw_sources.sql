@@ -42,7 +42,8 @@
         {% for table, file_name in files.items() %}
             {% do file_rows.append(
                 "('" ~ table[4:] ~ "', '" ~ file_name ~ "', "
-                ~ (adapter.starts_with_bom(raw_dir ~ '/' ~ file_name) | string | lower) ~ ")"
+                ~ (adapter.starts_with_bom(raw_dir ~ '/' ~ file_name) | string | lower) ~ ", '"
+                ~ adapter.file_fingerprint(raw_dir ~ '/' ~ file_name) ~ "')"
             ) %}
             {% set path = (raw_dir ~ '/' ~ file_name) | replace("'", "\\'") %}
             {% set existing = adapter.get_relation(database=none, schema=schema, identifier=table) %}
@@ -84,10 +85,12 @@
         {% for found in batch_files %}
             {% do file_rows.append(
                 "('" ~ found['source_table'] ~ "', '" ~ found['source_file'] ~ "', "
-                ~ (found['starts_with_bom'] | string | lower) ~ ")"
+                ~ (found['starts_with_bom'] | string | lower) ~ ", '" ~ found['fingerprint'] ~ "')"
             ) %}
         {% endfor %}
-        {#- what the text reader cannot tell: a byte-order mark it skips at the start of a file -#}
+        {#- what the text reader cannot tell: a byte-order mark it skips at the start of a file;
+            and each file's fingerprint (size, modification time), which incremental builds compare
+            with the one its lines were loaded with -#}
         {% set rows = file_rows | join(', ') %}
         {% set existing = adapter.get_relation(database=none, schema=schema, identifier='raw_files') %}
         {% if existing is none or adapter.table_properties(existing).get('lakehouse.rows') != rows %}
@@ -95,7 +98,7 @@
             {% do run_query(
                 'create table if not exists ' ~ schema ~ '.raw_files using parquet'
                 ~ " tblproperties ('lakehouse.rows' = '" ~ rows | replace("\\", "\\\\") | replace("'", "\\'") ~ "')"
-                ~ ' as select * from values ' ~ rows ~ ' as raw_files(source_table, source_file, starts_with_bom)'
+                ~ ' as select * from values ' ~ rows ~ ' as raw_files(source_table, source_file, starts_with_bom, fingerprint)'
             ) %}
         {% endif %}
         {{ log('raw sources: ' ~ schema ~ '.raw_plays, ' ~ schema ~ '.raw_profiles over ' ~ raw_dir, info=true) }}

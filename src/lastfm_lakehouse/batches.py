@@ -49,7 +49,16 @@ class BatchFile:
             "source_file": self.source_file,
             "source_table": SOURCE_TABLES[self.name],
             "starts_with_bom": self.starts_with_bom(),
+            "fingerprint": fingerprint(self.path),
         }
+
+
+def fingerprint(path: Path) -> str:
+    """``<size>:<modification time in ns>``: what an incremental build compares to tell a file it has
+    loaded from a file replaced or rewritten since (whose lines it then loads again). Not a hash of
+    the content: that would read the 1.6 GB plays file on every build."""
+    status = path.stat()
+    return f"{status.st_size}:{status.st_mtime_ns}"
 
 
 def starts_with_bom(path: Path) -> bool:

@@ -1,11 +1,13 @@
 -- Every line of the plays file, cleaned, split into typed fields, with the cleanings applied and the
 -- reason it cannot be staged (null when it can). stg_lastfm__plays and stg_lastfm__rejected_rows
 -- both read this; mart_load_report counts both.
+{{ config(lines_table_config('plays')) }}
+
 with
 
 source as (
 
-    {{ raw_lines('raw_plays', 'raw_batch_plays', var('plays_file')) }}
+    {{ raw_lines('raw_plays', 'raw_batch_plays', var('plays_file'), files_to_load('plays')) }}
 
 ),
 
@@ -24,6 +26,7 @@ cleaned as (
 
     select
         source_file,
+        source_fingerprint,
         batch_date,
         {{ clean_line('line_read', 'has_invalid_utf8', 'has_stray_characters') }} as line,
         has_invalid_utf8,
@@ -46,6 +49,7 @@ renamed as (
 
     select
         source_file,
+        source_fingerprint,
         batch_date,
         line,
         has_invalid_utf8,
@@ -139,6 +143,7 @@ final as (
     select
         -- the line as read (an erased listener's line is not kept)
         source_file,
+        source_fingerprint,
         batch_date,
         case when not is_erased then line end as line,
         field_count,

@@ -1,11 +1,13 @@
 -- Every line of the profile file, cleaned, split into typed fields, with the cleanings applied and
 -- the reason it cannot be staged (null when it can). A field that cannot be read (gender, age,
 -- country, signup) becomes null and is counted as a cleaning: the user keeps everything else.
+{{ config(lines_table_config('profiles')) }}
+
 with
 
 source as (
 
-    {{ raw_lines('raw_profiles', 'raw_batch_profiles', var('profiles_file')) }}
+    {{ raw_lines('raw_profiles', 'raw_batch_profiles', var('profiles_file'), files_to_load('profiles')) }}
 
 ),
 
@@ -24,6 +26,7 @@ cleaned as (
 
     select
         source_file,
+        source_fingerprint,
         batch_date,
         {{ clean_line('line_read', 'has_invalid_utf8', 'has_stray_characters') }} as line,
         has_invalid_utf8,
@@ -46,6 +49,7 @@ renamed as (
 
     select
         source_file,
+        source_fingerprint,
         batch_date,
         line,
         has_invalid_utf8,
@@ -163,6 +167,7 @@ final as (
     select
         -- the line as read (an erased listener's line is not kept)
         source_file,
+        source_fingerprint,
         batch_date,
         case when not is_erased then line end as line,
         field_count,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from dbt.adapters.base import BaseRelation, PythonJobHelper, available
@@ -43,6 +44,11 @@ class LakehouseAdapter(SparkAdapter):
     def starts_with_bom(self, path: str) -> bool:
         """True when the file starts with a UTF-8 byte-order mark (Spark's text reader skips it)."""
         return batches.starts_with_bom(Path(path))
+
+    @available
+    def file_fingerprint(self, path: str) -> str:
+        """Size and modification time of the file (``batches.fingerprint``)."""
+        return batches.fingerprint(Path(path))
 
     @available
     def batch_files(self, raw_dir: str) -> list[dict[str, object]]:
@@ -118,6 +124,27 @@ class LakehouseAdapter(SparkAdapter):
         return int(table.rows[0]["version"]) if table.rows else None
 
     @available
+    def delta_version_before(self, relation: BaseRelation | None, started_at: str) -> int | None:
+        """The table's newest Delta version committed before ``started_at`` (ISO 8601; dbt's
+        ``run_started_at``): the version an invocation that started then found, and what its
+        write-audit-publish goes back to. None when there was none (or not a Delta table)."""
+        if relation is None or not relation.is_table:
+            return None
+        started = dt.datetime.fromisoformat(started_at)
+        started = started if started.tzinfo else started.replace(tzinfo=dt.UTC)
+        try:
+            _, table = self.execute(f"describe history {relation}", fetch=True)
+        except Exception:  # not a Delta table
+            return None
+        before = [
+            int(row["version"])
+            for row in table.rows
+            # the session's time zone is UTC (spark_session), so the history's times are UTC
+            if _as_utc(row["timestamp"]) < started
+        ]
+        return max(before, default=None)
+
+    @available
     def table_properties(self, relation: BaseRelation) -> dict[str, str]:
         """``show tblproperties``: the table's properties (on Delta, those of its current version)."""
         _, table = self.execute(f"show tblproperties {relation}", fetch=True)
@@ -143,3 +170,9 @@ class LakehouseAdapter(SparkAdapter):
             "session": SessionPythonJobHelper,
             "connect": ConnectPythonJobHelper,
         }
+
+
+def _as_utc(value: object) -> dt.datetime:
+    """A timestamp of ``describe history`` (a datetime, or its text) as an aware UTC datetime."""
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -64,6 +64,31 @@
 
 
 {#
+    Post-hook of an incremental model on Delta. dbt-spark's incremental materialization adds to a
+    table (insert, merge) without the commit properties that create_table_as gives a replaced one,
+    so write-audit-publish would take the table for an earlier build's and leave a failed version
+    live. This records them, with the version the table had when this invocation started (what a
+    failed test restores): one more commit, after the invocation's own. A full refresh or a first
+    build replaced the table with its properties already, and is left as it is.
+#}
+{% macro lakehouse_record_incremental_commit() %}
+  {%- if config.get('file_format', adapter.default_table_format()) != 'delta' or not is_incremental()
+        or adapter.table_properties(this).get('lakehouse.dbt.invocation_id') == invocation_id -%}
+    select 1
+  {%- else -%}
+    {%- set properties = lakehouse__commit_properties(this) -%}
+    {%- set before = adapter.delta_version_before(this, run_started_at.isoformat()) -%}
+    {%- if before is none -%}
+      {%- do properties.pop('lakehouse.previous_version', none) -%}
+    {%- else -%}
+      {%- do properties.update({'lakehouse.previous_version': before | string}) -%}
+    {%- endif %}
+    alter table {{ this }} set {{ lakehouse__properties_sql(properties) }}
+  {%- endif -%}
+{% endmacro %}
+
+
+{#
     Write, audit, publish: run at the end of every dbt invocation (on-run-end). A table or seed this
     invocation wrote whose data tests then failed (or errored) goes back to the version it had
     before (`restore table ... to version as of`), or is dropped when it had none, so BI never
