@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lastfm_lakehouse.cli import production_build_args, with_vars
+from lastfm_lakehouse.build_args import production_build_args
+from lastfm_lakehouse.cli import with_vars
 from lastfm_lakehouse.settings import PLAYS_FILE
 
 from .conftest import REPO, CliLakehouse

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lastfm_lakehouse.evaluation import metrics
+from lastfm_lakehouse.recommenders import metrics
 
 
 def test_hand_computed_case() -> None:

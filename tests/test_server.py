@@ -24,8 +24,8 @@ from typing import Any
 import pyspark
 import pytest
 
+from lastfm_lakehouse.access import clients, credentials, trust
 from lastfm_lakehouse.data import generate
-from lastfm_lakehouse.serving import clients, credentials, tls
 
 from .conftest import REPO, project_copy, secrets_on_command_lines
 
@@ -205,8 +205,8 @@ def test_dbt_build_through_the_server_on_the_cluster(server_build: subprocess.Co
 
 
 def test_beeline_lists_and_queries_the_marts(served: dict[str, str], server_build) -> None:
-    files = tls.TlsFiles.from_env(Path(served["LAKEHOUSE_HOME"]))
-    url = tls.beeline_url("localhost", int(served["LAKEHOUSE_THRIFT_PORT"]), files)
+    files = trust.TlsFiles.from_env(Path(served["LAKEHOUSE_HOME"]))
+    url = trust.beeline_url("localhost", int(served["LAKEHOUSE_THRIFT_PORT"]), files)
     result = run(
         [
             str(SPARK_BIN / "beeline"),

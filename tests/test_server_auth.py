@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from lastfm_lakehouse.access import clients, credentials, trust
 from lastfm_lakehouse.data import generate
-from lastfm_lakehouse.serving import clients, credentials, tls
 
 from .conftest import secrets_on_command_lines
 from .test_server import SPARK_BIN, free_port, run
@@ -118,12 +118,12 @@ def test_thrift_asks_the_directory(guarded: dict[str, str]) -> None:
 def test_thrift_speaks_only_verified_tls(guarded: dict[str, str]) -> None:
     home = Path(guarded["LAKEHOUSE_HOME"])
     port = int(guarded["LAKEHOUSE_THRIFT_PORT"])
-    files = tls.TlsFiles.from_env(home)
+    files = trust.TlsFiles.from_env(home)
     assert files.keystore.is_file() and oct(files.keystore.stat().st_mode & 0o777) == "0o600"
     # the handshake verifies against the certificate the server start made, for its host names
     with (
         socket.create_connection(("127.0.0.1", port), timeout=10) as plain,
-        tls.client_context(files).wrap_socket(plain, server_hostname="localhost") as secured,
+        trust.client_context(files).wrap_socket(plain, server_hostname="localhost") as secured,
     ):
         subject = dict(item[0] for item in secured.getpeercert()["subject"])
         assert subject["commonName"] == "localhost"
@@ -131,7 +131,7 @@ def test_thrift_speaks_only_verified_tls(guarded: dict[str, str]) -> None:
     # ... and fails against anything else: the system's CAs, or another host name
     for context, name in (
         (ssl.create_default_context(), "localhost"),
-        (tls.client_context(files), "not-this-host.example"),
+        (trust.client_context(files), "not-this-host.example"),
     ):
         with (
             socket.create_connection(("127.0.0.1", port), timeout=10) as plain,
@@ -141,7 +141,7 @@ def test_thrift_speaks_only_verified_tls(guarded: dict[str, str]) -> None:
     # what clients report when the certificate does not verify (Thrift's own error only says
     # "could not connect")
     elsewhere = dataclasses.replace(files, certificate=Path("/etc/ssl/certs/ca-certificates.crt"))
-    assert "CERTIFICATE_VERIFY_FAILED" in (tls.handshake_failure("127.0.0.1", port, elsewhere) or "")
+    assert "CERTIFICATE_VERIFY_FAILED" in (trust.handshake_failure("127.0.0.1", port, elsewhere) or "")
     # a plain-text client with the right password is refused
     login = {"username": "bi", "password": password(guarded), "auth": "LDAP"}
     with pytest.raises(Exception, match=r"(?i)read 0 bytes|closed|reset|peer|sasl"):
@@ -157,7 +157,7 @@ def test_beeline_over_tls_with_a_password(guarded: dict[str, str]) -> None:
     password_file = credentials.secrets_dir(home) / credentials.password_file("bi")
     beeline = [str(SPARK_BIN / "beeline"), "--silent=true", "--outputformat=tsv2"]
     served = run(
-        [*beeline, "-u", tls.beeline_url("localhost", port, tls.TlsFiles.from_env(home)),
+        [*beeline, "-u", trust.beeline_url("localhost", port, trust.TlsFiles.from_env(home)),
          "-n", "bi", "-w", str(password_file), "-e", "select 40 + 2 as answer"],
         guarded,
         timeout=180,
@@ -184,7 +184,7 @@ def test_a_bi_tool_connects_with_the_standalone_jdbc_driver_alone(guarded: dict[
     client = [
         "java", "-cp", str(jdbc_driver.jar()), str(Path(__file__).parent / "jdbc" / "JdbcQuery.java"),
     ]  # fmt: skip
-    url = tls.beeline_url("localhost", port, tls.TlsFiles.from_env(home))
+    url = trust.beeline_url("localhost", port, trust.TlsFiles.from_env(home))
     served = run([*client, url, "bi", str(password_file), "select 40 + 2 as answer"], guarded, timeout=180)
     assert served.returncode == 0 and served.stdout.strip() == "42", served.stdout + served.stderr[-3000:]
     plain = run(

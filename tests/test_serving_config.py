@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lastfm_lakehouse import commands
+from lastfm_lakehouse.access import trust
 from lastfm_lakehouse.bench.serving import figures
-from lastfm_lakehouse.serving import commands, roles, served_cache, server, tls
+from lastfm_lakehouse.serving import roles, served_cache, server, tls
 from lastfm_lakehouse.serving.server import ServerConfig, auth_conf, idle_conf, server_conf
 from lastfm_lakehouse.settings import SparkSettings
 from lastfm_lakehouse.spark_session import SECRET_KEY, cluster_conf, cluster_properties, spark_conf
@@ -166,16 +168,16 @@ def test_certificate_names_cover_loopback_and_the_bound_address(bind: str, extra
 def test_tls_switch_and_missing_files_are_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for value, expected in (("on", True), ("TRUE", True), ("1", True), ("off", False), ("", False)):
         monkeypatch.setenv("LAKEHOUSE_SERVER_TLS", value)
-        assert tls.enabled() is expected
-    files = tls.TlsFiles.from_env(tmp_path)
+        assert trust.enabled() is expected
+    files = trust.TlsFiles.from_env(tmp_path)
     assert files.keystore == tmp_path / "tls" / "server.p12"
-    with pytest.raises(tls.TlsError, match="make tls"):
+    with pytest.raises(trust.TlsError, match="make tls"):
         tls.server_conf(files)
-    with pytest.raises(tls.TlsError, match="LAKEHOUSE_TLS_CA"):
-        tls.client_context(files)
+    with pytest.raises(trust.TlsError, match="LAKEHOUSE_TLS_CA"):
+        trust.client_context(files)
     monkeypatch.setenv("LAKEHOUSE_TLS_KEYSTORE", str(tmp_path / "admin.p12"))
-    with pytest.raises(tls.TlsError, match=r"admin\.p12"):
-        tls.create(tls.TlsFiles.from_env(tmp_path))
+    with pytest.raises(trust.TlsError, match=r"admin\.p12"):
+        tls.create(trust.TlsFiles.from_env(tmp_path))
 
 
 def test_the_served_cache_keeps_what_dashboards_read_but_facts(monkeypatch: pytest.MonkeyPatch) -> None:

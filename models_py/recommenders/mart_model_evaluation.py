@@ -5,7 +5,7 @@ als_training_input names), scored without training it again; the other input is 
 scored beside it (``als_balanced`` or ``als_all``, ``als_comparison_max_iter`` iterations) so every
 build shows the trade-off.
 
-See lastfm_lakehouse.evaluation.metrics for the exact metric definitions; the dbt test
+See lastfm_lakehouse.recommenders.metrics for the exact metric definitions; the dbt test
 assert_recommenders_beat_popularity fails the build when ALS or kNN NDCG@k is not above the baseline's.
 """
 

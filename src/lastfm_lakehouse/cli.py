@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from lastfm_lakehouse.build_args import production_build_args
 from lastfm_lakehouse.data import raw_files
 from lastfm_lakehouse.settings import (
     DEFAULT_GENERATED_USERS,
@@ -122,27 +123,6 @@ def with_vars(dbt_args: list[str], defaults: dict[str, str]) -> list[str]:
         else:
             rest.append(arg)
     return [*rest, "--vars", json.dumps({**defaults, **given})]
-
-
-# dbt's own ways to choose resource types: when the user has used one, their choice stands.
-RESOURCE_TYPE_FLAGS = (
-    "--resource-type",
-    "--resource-types",
-    "--exclude-resource-type",
-    "--exclude-resource-types",
-)
-RESOURCE_TYPE_ENV = ("DBT_RESOURCE_TYPES", "DBT_EXCLUDE_RESOURCE_TYPES")
-
-
-def production_build_args(dbt_args: list[str], unit_tests: bool = False) -> list[str]:
-    """``dbt_args`` for the production ``dbt build``: unit tests excluded (module doc) unless
-    ``unit_tests``, or the user chose resource types themselves (a flag or dbt's env var)."""
-    chosen = any(a.partition("=")[0] in RESOURCE_TYPE_FLAGS for a in dbt_args) or any(
-        os.environ.get(name, "").strip() for name in RESOURCE_TYPE_ENV
-    )
-    if unit_tests or chosen:
-        return list(dbt_args)
-    return [*dbt_args, "--exclude-resource-type", "unit_test"]
 
 
 def run_dbt(command: str, dbt_args: list[str]) -> bool:

@@ -108,7 +108,7 @@ def fetch(release: DeltaRelease | None = None, destination: Path | None = None) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lastfm_lakehouse.serving import commands
+    from lastfm_lakehouse import commands
 
     args = commands.parse("lastfm_lakehouse.delta_jars", __doc__, ("fetch", "where"), argv)
     release = DeltaRelease.installed()

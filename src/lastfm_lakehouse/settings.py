@@ -156,7 +156,7 @@ class SparkSettings:
 
 def generated_metastore_password(home: Path) -> str:
     """The password ``make metastore`` generated for its ``hive`` role (kept in the secrets folder,
-    ``serving.credentials``), else ``hive`` (a metastore made before passwords were generated)."""
+    ``access.credentials``), else ``hive`` (a metastore made before passwords were generated)."""
     path = home / "secrets" / METASTORE_PASSWORD_FILE
     return path.read_text().strip() if path.is_file() else "hive"
 

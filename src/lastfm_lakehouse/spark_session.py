@@ -183,7 +183,7 @@ def cluster_secret(home: Path) -> str:
     """The secret a standalone cluster and its drivers share (``spark.authenticate.secret``): kept in
     ``$LAKEHOUSE_HOME/secrets/spark-cluster.secret``, generated on first use; ``cluster_properties``
     hands it to the cluster's master and workers."""
-    from lastfm_lakehouse.serving.credentials import secret
+    from lastfm_lakehouse.access.credentials import secret
 
     return secret(CLUSTER_SECRET, home=home)
 
@@ -214,7 +214,7 @@ def cluster_properties(home: Path) -> Path:
     org.apache.spark.deploy.master.Master --properties-file <it>``, the same for each worker): the
     shared secret and RPC encryption its drivers use (``cluster_conf``). In the secrets folder, mode
     600: the secret is on no command line."""
-    from lastfm_lakehouse.serving.credentials import secret, secrets_dir
+    from lastfm_lakehouse.access.credentials import secret, secrets_dir
 
     lines = [
         "# Written by `lastfm-lakehouse cluster-properties`: give it to the standalone master and to",

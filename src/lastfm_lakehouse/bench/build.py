@@ -32,7 +32,7 @@ from typing import Any
 from lastfm_lakehouse import provenance
 from lastfm_lakehouse.bench import calibration, report
 from lastfm_lakehouse.bench.memory import MemorySampler
-from lastfm_lakehouse.cli import production_build_args
+from lastfm_lakehouse.build_args import production_build_args
 from lastfm_lakehouse.settings import (
     DEFAULT_GENERATOR_SEED,
     DEFAULT_TABLE_FORMAT,

@@ -28,7 +28,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from lastfm_lakehouse.serving.clients import hive_connection
+from lastfm_lakehouse.access.clients import hive_connection
 from lastfm_lakehouse.settings import env_number, lakehouse_home, repo_root
 
 LOOKUP = (

@@ -30,10 +30,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lastfm_lakehouse import commands
+from lastfm_lakehouse.access import trust
+from lastfm_lakehouse.access.credentials import bi_user, password_of, secret, secrets_dir
 from lastfm_lakehouse.dashboards import bundle
 from lastfm_lakehouse.dashboards.api import Superset, SupersetError, wait_healthy
-from lastfm_lakehouse.serving import commands, roles, tls
-from lastfm_lakehouse.serving.credentials import bi_user, password_of, secret, secrets_dir
+from lastfm_lakehouse.serving import roles
 from lastfm_lakehouse.serving.server import ServerConfig, port_open, tail
 from lastfm_lakehouse.settings import env_number, lakehouse_home
 
@@ -82,7 +84,7 @@ DEFAULT_SOCKET_TIMEOUT_SECONDS = 120
 # Every connection to the lakehouse is opened here rather than by PyHive's hive:// URL, which has
 # neither a socket timeout (a server that stops answering would hold a Superset thread for ever) nor
 # TLS: a socket with a timeout (LAKEHOUSE_SUPERSET_SOCKET_TIMEOUT_SECONDS), verified TLS when the
-# server speaks it (host name included), SASL PLAIN on top, as serving.tls.hive_transport does for
+# server speaks it (host name included), SASL PLAIN on top, as serving.trust.hive_transport does for
 # the lakehouse's own clients. Written out rather than imported: Superset's virtualenv does not have
 # this package.
 CONNECTION_CONFIG_TEMPLATE = """
@@ -249,7 +251,7 @@ def running_pid(config: SupersetConfig) -> int | None:
 def lakehouse_uri(config: SupersetConfig) -> tuple[str, dict[str, str]]:
     """The Thrift server's URL for Superset, and the import's passwords (LDAP)."""
     server = config.lakehouse
-    certificate = tls.TlsFiles.from_env(config.home).certificate
+    certificate = trust.TlsFiles.from_env(config.home).certificate
     if server.tls and not certificate.is_file():
         raise DashboardsError(
             f"the Thrift server speaks TLS but its certificate {certificate} is missing: start the "
@@ -308,7 +310,7 @@ def write_config(config: SupersetConfig) -> bool:
     text = CONFIG_TEMPLATE.format(
         secret_key=str(key_file), metadata_db=config.state_dir / "superset.db", timeout=START_TIMEOUT_SECONDS
     )
-    certificate = str(tls.TlsFiles.from_env(config.home).certificate) if config.lakehouse.tls else ""
+    certificate = str(trust.TlsFiles.from_env(config.home).certificate) if config.lakehouse.tls else ""
     text += CONNECTION_CONFIG_TEMPLATE.format(certificate=certificate, socket_timeout=config.socket_timeout)
     if config.lakehouse.auth == "ldap":
         directory = roles.Roles.from_env()

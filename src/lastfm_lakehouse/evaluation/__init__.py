@@ -1,1 +1,2 @@
-"""Offline evaluation: ranking metrics, the hold-out protocol that scores every recommender, ALS tuning."""
+"""Offline evaluation: the hold-out protocol that scores every recommender (by
+``recommenders.metrics``), and ALS tuning."""

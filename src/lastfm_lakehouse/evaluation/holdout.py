@@ -1,6 +1,6 @@
 """Score every recommender on the hold-out split: each is fitted on the training rows it asks for
 and recommends k artists per evaluated user among those the user has no *training* row for;
-metrics on the held-out rows (definitions: ``lastfm_lakehouse.evaluation.metrics``).
+metrics on the held-out rows (definitions: ``lastfm_lakehouse.recommenders.metrics``).
 
 As in the production marts, a user a model has nothing for (no ALS factors) gets the most-popular
 list, so the comparison is of what the marts would show.
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from lastfm_lakehouse import progress
-from lastfm_lakehouse.evaluation import metrics
+from lastfm_lakehouse.recommenders import metrics
 from lastfm_lakehouse.recommenders.als import parse_training_input
 from lastfm_lakehouse.recommenders.base import Recommender, user_histories
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lastfm_lakehouse.evaluation import metrics
 from lastfm_lakehouse.evaluation.holdout import training_rows
-from lastfm_lakehouse.recommenders import als
+from lastfm_lakehouse.recommenders import als, metrics
 from lastfm_lakehouse.recommenders.base import user_histories
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from lastfm_lakehouse.evaluation import metrics
+from lastfm_lakehouse.recommenders import metrics
 from lastfm_lakehouse.recommenders.base import PLAYED, Diagnostic, Recommender
 from lastfm_lakehouse.recommenders.params import ModelParams
 from lastfm_lakehouse.recommenders.topn import Targets, spark_top_n

@@ -43,7 +43,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lastfm_lakehouse.serving import commands, credentials
+from lastfm_lakehouse import commands
+from lastfm_lakehouse.access import credentials
 from lastfm_lakehouse.serving.roles import BUILDERS, GROUPS, PEOPLE, READERS, SERVER, SQL_LAB, SUFFIX
 from lastfm_lakehouse.serving.server import port_open
 from lastfm_lakehouse.settings import env_number, lakehouse_home

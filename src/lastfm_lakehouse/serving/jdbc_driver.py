@@ -58,7 +58,7 @@ def fetch() -> Path:
 def main(argv: list[str] | None = None) -> int:
     import os
 
-    from lastfm_lakehouse.serving import commands
+    from lastfm_lakehouse import commands
 
     args = commands.parse("lastfm_lakehouse.serving.jdbc_driver", __doc__, ("fetch", "where"), argv)
 
@@ -66,13 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fetch":
             print(f"Hive JDBC driver (standalone): {fetch()}")
             return 0
-        from lastfm_lakehouse.serving import tls
+        from lastfm_lakehouse.access import trust
         from lastfm_lakehouse.settings import env_number, lakehouse_home
 
         port = int(env_number("LAKEHOUSE_THRIFT_PORT", 10000))
         secure = os.environ.get("LAKEHOUSE_SERVER_TLS", "off") == "on"
         url = (
-            tls.beeline_url("localhost", port, tls.TlsFiles.from_env(lakehouse_home()))
+            trust.beeline_url("localhost", port, trust.TlsFiles.from_env(lakehouse_home()))
             if secure
             else f"jdbc:hive2://127.0.0.1:{port}/lastfm"
         )

@@ -24,7 +24,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from lastfm_lakehouse.serving import commands, credentials
+from lastfm_lakehouse import commands
+from lastfm_lakehouse.access import credentials
 from lastfm_lakehouse.settings import DEFAULT_JDBC_JARS, METASTORE_PASSWORD_FILE, env_number, lakehouse_home
 
 DATABASE = "metastore"

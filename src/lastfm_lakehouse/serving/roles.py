@@ -31,7 +31,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from lastfm_lakehouse.serving import credentials
+from lastfm_lakehouse.access import credentials
 from lastfm_lakehouse.settings import env_number, lakehouse_home
 
 # The directory `make directory` runs.

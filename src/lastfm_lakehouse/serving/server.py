@@ -10,7 +10,7 @@ clients), over the same warehouse and metastore the builds write.
 (``make directory``, ``serving.directory``) and gives each user the role of their LDAP group: BI
 readers may only read the published schemas, the builder (dbt) may build them
 (``serving/jvm/lakehouse/Authorization.java``). Spark Connect clients always send the token in
-``$LAKEHOUSE_HOME/secrets/connect.token`` (``serving.credentials``), which only the builder's side
+``$LAKEHOUSE_HOME/secrets/connect.token`` (``access.credentials``), which only the builder's side
 reads; ``LAKEHOUSE_SERVER_TLS=on``
 puts TLS on the Thrift port (``serving.tls``, ``make tls``). It logs to
 ``$LAKEHOUSE_HOME/logs/server.log`` and keeps its pid in ``$LAKEHOUSE_HOME/server.pid``.
@@ -32,7 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lastfm_lakehouse.serving import commands, credentials, jvm, roles, tls
+from lastfm_lakehouse import commands
+from lastfm_lakehouse.access import credentials, trust
+from lastfm_lakehouse.serving import jvm, roles, tls
 from lastfm_lakehouse.serving.served_cache import (
     ServedCache,
     configured_lookups,
@@ -89,7 +91,7 @@ class ServerConfig:
             home=lakehouse_home(),
             auth=os.environ.get("LAKEHOUSE_SERVER_AUTH", "none").strip().lower() or "none",
             ldap_url=roles.ldap_url(),
-            tls=tls.enabled(),
+            tls=trust.enabled(),
             query_timeout_seconds=int(
                 env_number("LAKEHOUSE_QUERY_TIMEOUT_SECONDS", DEFAULT_QUERY_TIMEOUT_SECONDS)
             ),
@@ -174,7 +176,7 @@ def auth_conf(config: ServerConfig) -> dict[str, str]:
 
 def tls_conf(config: ServerConfig) -> dict[str, str]:
     """TLS on the Thrift port (``serving.tls``): plain-text clients are refused."""
-    return tls.server_conf(tls.TlsFiles.from_env(config.home)) if config.tls else {}
+    return tls.server_conf(trust.TlsFiles.from_env(config.home)) if config.tls else {}
 
 
 def containment_conf(config: ServerConfig) -> dict[str, str]:
@@ -440,11 +442,11 @@ def start(config: ServerConfig) -> int:
     if warning:
         print(f"WARNING: {warning}", file=sys.stderr)
     if config.tls:
-        files = tls.TlsFiles.from_env(config.home)
+        files = trust.TlsFiles.from_env(config.home)
         try:
             if tls.create(files, config.host):
                 print(f"made a self-signed TLS keystore {files.keystore}; clients trust {files.certificate}")
-        except tls.TlsError as exc:
+        except trust.TlsError as exc:
             print(f"ERROR: {exc}", file=sys.stderr)
             return 1
     pid = running_pid(config)
@@ -579,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": run,
         "cluster-properties": print_cluster_properties,
     }[args.command]
-    return commands.run(lambda: action(config), (tls.TlsError,))
+    return commands.run(lambda: action(config), (trust.TlsError,))
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ class LakehouseConnectionManager(SparkConnectionManager):
             and (creds.auth or "").upper() == "LDAP"
             and not creds.password
         ):
-            from lastfm_lakehouse.serving import credentials
+            from lastfm_lakehouse.access import credentials
 
             password = credentials.password_of(creds.user, creds.spark_settings().home)
             if password is None:
@@ -100,9 +100,9 @@ class LakehouseConnectionManager(SparkConnectionManager):
 
     @classmethod
     def open_verified_tls(cls, connection: Connection) -> Connection:
-        """``use_ssl`` with the server's certificate and host name verified (``serving.clients``):
+        """``use_ssl`` with the server's certificate and host name verified (``access.clients``):
         dbt-spark's own TLS transport accepts any certificate (``ssl.CERT_NONE``)."""
-        from lastfm_lakehouse.serving import clients, tls
+        from lastfm_lakehouse.access import clients, trust
 
         creds = connection.credentials
         login = {"username": creds.user, "password": creds.password, "auth": creds.auth}
@@ -117,7 +117,7 @@ class LakehouseConnectionManager(SparkConnectionManager):
                     home=creds.spark_settings().home,
                     configuration=creds.server_side_parameters,
                 )
-            except tls.TlsError as exc:  # a certificate that does not verify will not on a retry
+            except trust.TlsError as exc:  # a certificate that does not verify will not on a retry
                 raise FailedToConnectError(f"lakehouse profile, use_ssl: {exc}") from exc
             except Exception as exc:  # SASL failures can be transient under load: retried
                 failure = exc

@@ -59,7 +59,7 @@ class ConnectPythonJobHelper(SessionPythonJobHelper):
     def session(self) -> Any:
         from pyspark.sql import SparkSession
 
-        from lastfm_lakehouse.serving import credentials
+        from lastfm_lakehouse.access import credentials
 
         url = self.credentials.connect_url
         if not url:

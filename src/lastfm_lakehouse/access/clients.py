@@ -1,13 +1,13 @@
 """How Python clients (PyHive: the serving bench, the tests, BI scripts) connect to the Thrift
-server as it is configured: LDAP login when ``LAKEHOUSE_SERVER_AUTH=ldap`` (``serving.credentials``),
-verified TLS when ``LAKEHOUSE_SERVER_TLS=on`` (``serving.tls``)."""
+server as it is configured: LDAP login when ``LAKEHOUSE_SERVER_AUTH=ldap`` (``access.credentials``),
+verified TLS when ``LAKEHOUSE_SERVER_TLS=on`` (``access.trust``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from lastfm_lakehouse.serving import credentials, tls
+from lastfm_lakehouse.access import credentials, trust
 
 
 def hive_connection(
@@ -19,15 +19,15 @@ def hive_connection(
     configuration: dict[str, str] | None = None,
 ) -> Any:
     """A ``pyhive.hive.Connection``. ``login`` defaults to ``credentials.hive_login()``,
-    ``use_tls`` to ``tls.enabled()`` and ``home`` (where the certificate to trust is) to
+    ``use_tls`` to ``trust.enabled()`` and ``home`` (where the certificate to trust is) to
     ``$LAKEHOUSE_HOME``; ``configuration`` is the session's conf. A certificate that does not
-    verify raises ``tls.TlsError`` saying so (Thrift's own error only says "could not connect")."""
+    verify raises ``trust.TlsError`` saying so (Thrift's own error only says "could not connect")."""
     from pyhive import hive
 
     login = credentials.hive_login() if login is None else login
-    if tls.enabled() if use_tls is None else use_tls:
-        files = tls.TlsFiles.from_env(home)
-        transport = tls.hive_transport(
+    if trust.enabled() if use_tls is None else use_tls:
+        files = trust.TlsFiles.from_env(home)
+        transport = trust.hive_transport(
             host, port, login.get("username"), login.get("password"), login.get("auth"), files
         )
         try:
@@ -35,8 +35,8 @@ def hive_connection(
                 thrift_transport=transport, username=login.get("username"), configuration=configuration
             )
         except Exception as exc:
-            refused = tls.handshake_failure(host, port, files)
+            refused = trust.handshake_failure(host, port, files)
             if refused:
-                raise tls.TlsError(f"{refused} (trusting {files.certificate})") from exc
+                raise trust.TlsError(f"{refused} (trusting {files.certificate})") from exc
             raise
     return hive.connect(host=host, port=port, configuration=configuration, **login)
