@@ -1,6 +1,8 @@
-"""The shape every serving entry point shares (``python -m lastfm_lakehouse.serving.<module> <command>``,
-behind ``make serve``, ``make metastore``, ``make directory``, ``make tls``): one subcommand word,
-the module's docstring as ``--help``, and the module's own errors printed as one ``ERROR:`` line."""
+"""The shape every command shares (``python -m lastfm_lakehouse.<module> <command>``, behind
+``make serve``, ``make metastore``, ``make directory``, ``make tls``, ``make dashboards``...): one
+subcommand word, the module's docstring as ``--help``, and the module's own errors printed as one
+``ERROR:`` line; and how the background services this project starts are found and stopped
+(``Service``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -73,3 +76,30 @@ def terminate(pid: int, running: Callable[[], bool], group: bool = False, second
             return
         time.sleep(0.5)
     send(pid, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Service:
+    """A background process this project starts (the server, the LDAP directory, Superset): the
+    file that keeps its pid and a word of its command line, so that finding and stopping it is
+    written once. The PostgreSQL metastore is PostgreSQL's own to start and stop (``pg_ctl``)."""
+
+    name: str
+    pid_file: Path
+    marker: str
+    group: bool = False  # stop its whole process group (gunicorn's master and its workers)
+
+    def pid(self) -> int | None:
+        """Its pid while it runs (``pid_from``: never another program that reuses the number)."""
+        return pid_from(self.pid_file, self.marker)
+
+    def stop(self, seconds: float = 30) -> int:
+        """SIGTERM (SIGKILL after ``seconds``) and forget its pid file; says what it did."""
+        pid = self.pid()
+        if pid is None:
+            print(f"{self.name} not running", flush=True)
+        else:
+            terminate(pid, lambda: self.pid() is not None, group=self.group, seconds=seconds)
+            print(f"{self.name} stopped (pid {pid})", flush=True)
+        self.pid_file.unlink(missing_ok=True)
+        return 0

@@ -244,8 +244,13 @@ def print_password(config: SupersetConfig) -> int:
     return 0
 
 
+def service(config: SupersetConfig) -> commands.Service:
+    # gunicorn's master and its workers: the session it was started in
+    return commands.Service("superset", config.pid_file, "gunicorn", group=True)
+
+
 def running_pid(config: SupersetConfig) -> int | None:
-    return commands.pid_from(config.pid_file, "gunicorn")
+    return service(config).pid()
 
 
 def lakehouse_uri(config: SupersetConfig) -> tuple[str, dict[str, str]]:
@@ -459,16 +464,7 @@ def up(config: SupersetConfig) -> int:
 
 
 def down(config: SupersetConfig) -> int:
-    pid = running_pid(config)
-    if pid is None:
-        print("superset not running")
-        config.pid_file.unlink(missing_ok=True)
-        return 0
-    # gunicorn's master and workers: the session it was started in
-    commands.terminate(pid, lambda: running_pid(config) is not None, group=True)
-    config.pid_file.unlink(missing_ok=True)
-    print(f"superset stopped (pid {pid})")
-    return 0
+    return service(config).stop()
 
 
 def status(config: SupersetConfig) -> int:

@@ -37,7 +37,6 @@ import base64
 import hashlib
 import os
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -138,8 +137,12 @@ def slapd_binary() -> str:
     return shutil.which("slapd") or "/usr/sbin/slapd"
 
 
+def service(directory: Directory) -> commands.Service:
+    return commands.Service("LDAP directory", directory.pid_file, "slapd")
+
+
 def running_pid(directory: Directory) -> int | None:
-    return commands.pid_from(directory.pid_file, "slapd")
+    return service(directory).pid()
 
 
 def write_config(directory: Directory, admin_hash: str) -> None:
@@ -302,16 +305,7 @@ def up(directory: Directory) -> None:
 
 
 def down(directory: Directory) -> None:
-    pid = running_pid(directory)
-    if pid is None:
-        print("LDAP directory not running", flush=True)
-        return
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
-        if running_pid(directory) is None:
-            break
-        time.sleep(0.1)
-    print(f"LDAP directory stopped (pid {pid})", flush=True)
+    service(directory).stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -151,8 +151,12 @@ def port_open(host: str, port: int) -> bool:
         return probe.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0
 
 
+def service(config: ServerConfig) -> commands.Service:
+    return commands.Service("server", config.pid_file, SERVER_MODULE)
+
+
 def running_pid(config: ServerConfig) -> int | None:
-    return commands.pid_from(config.pid_file, SERVER_MODULE)
+    return service(config).pid()
 
 
 def auth_conf(config: ServerConfig) -> dict[str, str]:
@@ -512,15 +516,7 @@ def wait_until_up(config: ServerConfig, pid: int) -> int:
 
 
 def stop(config: ServerConfig) -> int:
-    pid = running_pid(config)
-    if pid is None:
-        print("server not running")
-        config.pid_file.unlink(missing_ok=True)
-        return 0
-    commands.terminate(pid, lambda: running_pid(config) is not None)
-    config.pid_file.unlink(missing_ok=True)
-    print(f"server stopped (pid {pid})")
-    return 0
+    return service(config).stop()
 
 
 def status(config: ServerConfig) -> int:
