@@ -48,6 +48,7 @@ GROUP_SECONDS = {
     "test_lookup_budget": 60,
     "test_hostile_lines": 50,
     "test_lint": 47,
+    "test_recommender_contract": 100,
 }
 
 

@@ -1,10 +1,8 @@
 """For every artist with ALS factors, the top-K other artists by cosine similarity of the factors."""
 
-from pyspark.sql import functions as F
-
 from lastfm_lakehouse import progress
 from lastfm_lakehouse.recommenders.enrich import artist_pairs
-from lastfm_lakehouse.recommenders.topn import Targets, lay_out_for_lookups, spark_top_n
+from lastfm_lakehouse.recommenders.topn import Targets, lay_out_for_lookups, similar_by_cosine
 
 
 def model(dbt, spark):
@@ -12,16 +10,7 @@ def model(dbt, spark):
     factors = dbt.ref("mart_als_artist_factors")
     progress.step("collect the artist factors")
     targets = Targets.from_frame(factors.toPandas(), "artist_key", normalise=True)
-    queries = factors.withColumn("self_key", F.array("artist_key"))
-    similar = spark_top_n(
-        queries,
-        "artist_key",
-        targets,
-        "similar_artist_key",
-        k,
-        exclude_column="self_key",
-        normalise_queries=True,
-    )
+    similar = similar_by_cosine(factors, "artist_key", targets, "similar_artist_key", k)
     pairs = similar.withColumnRenamed("score", "cosine_similarity")
     return lay_out_for_lookups(
         artist_pairs(pairs, dbt.ref("dim_artists"), "cosine_similarity"), "artist_key", spark

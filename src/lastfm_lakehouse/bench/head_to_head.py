@@ -34,8 +34,8 @@ from scipy import sparse
 
 from lastfm_lakehouse.evaluation.holdout import EvaluationSample, Holdout, training_rows
 from lastfm_lakehouse.recommenders import als
-from lastfm_lakehouse.recommenders.base import PLAYED, Recommender
-from lastfm_lakehouse.recommenders.topn import Targets, top_n, top_n_schema
+from lastfm_lakehouse.recommenders.base import PLAYED, SIMILAR_ARTIST_KEY, Recommender
+from lastfm_lakehouse.recommenders.topn import Targets, normalise_rows, top_n, top_n_schema
 from lastfm_lakehouse.settings import ARTIST_KEY, RATING, USER_KEY
 
 if TYPE_CHECKING:
@@ -125,6 +125,26 @@ class ImplicitAls(Recommender):
             }
         )
         return users.sparkSession.createDataFrame(frame, schema=top_n_schema(USER_KEY, ARTIST_KEY))
+
+    def similar_items(self, artists: DataFrame, n: int) -> DataFrame:
+        """Cosine of implicit's artist factors, as ``Als.similar_items`` with Spark's."""
+        if self.matrix is None:
+            raise RuntimeError("implicit: similar_items before fit")
+        keys = artists.select(ARTIST_KEY).toPandas()[ARTIST_KEY].to_numpy(dtype=np.int64)
+        targets = Targets(self.matrix.artist_keys, normalise_rows(self.artist_factors).astype(np.float32))
+        rows, known = targets.lookup(keys)
+        best, scores = top_n(targets.factors[rows], targets.factors, n, [np.array([row]) for row in rows])
+        r, c = np.nonzero(best >= 0)
+        frame = pd.DataFrame(
+            {
+                ARTIST_KEY: keys[known][r].astype(np.int32),
+                "rank": (c + 1).astype(np.int32),
+                SIMILAR_ARTIST_KEY: targets.keys[best[r, c]].astype(np.int32),
+                "score": scores[r, c].astype(np.float64),
+            }
+        )
+        schema = top_n_schema(ARTIST_KEY, SIMILAR_ARTIST_KEY)
+        return artists.sparkSession.createDataFrame(frame, schema=schema)
 
     def describe(self) -> str:
         return f"{self.params.as_text()}, threads={self.threads}"

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from lastfm_lakehouse.recommenders import metrics
-from lastfm_lakehouse.recommenders.base import PLAYED, Diagnostic, Recommender
+from lastfm_lakehouse.recommenders.base import PLAYED, SIMILAR_ARTIST_KEY, Diagnostic, Recommender
 from lastfm_lakehouse.recommenders.params import ModelParams
-from lastfm_lakehouse.recommenders.topn import Targets, spark_top_n
+from lastfm_lakehouse.recommenders.topn import Targets, similar_by_cosine, spark_top_n
 from lastfm_lakehouse.settings import ARTIST_KEY, RATING, USER_KEY
 
 if TYPE_CHECKING:
@@ -142,7 +142,9 @@ class Als(Recommender):
         self.name = name
         self.training_input = parse_training_input(training_input)
         self.user_factors: DataFrame | None = None
+        self.artist_factors: DataFrame | None = None
         self.artists: Targets | None = None
+        self.artists_normalised: Targets | None = None  # for similar_items (cosine)
 
     @classmethod
     def from_factors(
@@ -190,7 +192,10 @@ class Als(Recommender):
     def _use(self, user_factors: DataFrame, artist_factors: DataFrame) -> None:
         """Recommend from these factors (``train``'s two frames)."""
         self.user_factors = user_factors
-        self.artists = Targets.from_frame(artist_factors.toPandas(), ARTIST_KEY)
+        self.artist_factors = artist_factors
+        collected = artist_factors.toPandas()  # artists x rank: what the driver may hold
+        self.artists = Targets.from_frame(collected, ARTIST_KEY)
+        self.artists_normalised = Targets.from_frame(collected, ARTIST_KEY, normalise=True)
 
     def _fitted(self) -> tuple[DataFrame, Targets]:
         if self.user_factors is None or self.artists is None:
@@ -201,6 +206,13 @@ class Als(Recommender):
         user_factors, artists = self._fitted()
         queries = user_factors.join(users.select(USER_KEY, PLAYED), USER_KEY)
         return spark_top_n(queries, USER_KEY, artists, ARTIST_KEY, n, exclude_column=PLAYED)
+
+    def similar_items(self, artists: DataFrame, n: int) -> DataFrame:
+        """Cosine of the artist factors (as mart_similar_artists)."""
+        if self.artist_factors is None or self.artists_normalised is None:
+            raise RuntimeError(f"{self.name}: similar_items before fit")
+        queries = self.artist_factors.join(artists.select(ARTIST_KEY), ARTIST_KEY)
+        return similar_by_cosine(queries, ARTIST_KEY, self.artists_normalised, SIMILAR_ARTIST_KEY, n)
 
     def describe(self) -> str:
         return f"{self.params.as_text()}, training_input={self.training_input}"

@@ -2,10 +2,11 @@
 
 A recommender is *fitted* on a Spark frame of ratings - one row per (user, artist) with
 ``user_key``, ``artist_key``, ``rating`` in [0, 1] and the raw ``plays`` - and then *recommends*
-the top ``n`` artists for given users, excluding what each user played. The evaluation
+the top ``n`` artists for given users, excluding what each user played, and names the ``n``
+artists most *similar* to given artists by what it learnt. The evaluation
 (``evaluation.holdout.evaluate``) is a loop over recommenders and the benchmark's head-to-head
 plugs ``implicit`` in the same way; a new model is one module implementing this class and one
-line in ``models_py/recommenders/mart_model_evaluation.py``.
+entry in ``recommenders.registry``, whose contract test then checks it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 
 # What ``recommend`` returns, one row per recommended artist (rank 1 = best).
 RECOMMENDATION_COLUMNS = (USER_KEY, "rank", ARTIST_KEY, "score")
+# What ``similar_items`` returns, one row per similar artist (rank 1 = most similar).
+SIMILAR_ARTIST_KEY = "similar_artist_key"
+SIMILAR_COLUMNS = (ARTIST_KEY, "rank", SIMILAR_ARTIST_KEY, "score")
 # The column of ``recommend``'s ``users`` frame listing the artist keys to exclude per user.
 PLAYED = "played_keys"
 
@@ -73,6 +77,12 @@ class Recommender(ABC):
         """``RECOMMENDATION_COLUMNS`` for the users of ``users`` (``user_key`` and ``played_keys``,
         an array of artist keys never to return, null for none). A user the model learnt nothing
         about gets no rows; the caller decides on a fallback."""
+
+    @abstractmethod
+    def similar_items(self, artists: DataFrame, n: int) -> DataFrame:
+        """``SIMILAR_COLUMNS`` for the artists of ``artists`` (an ``artist_key`` column): the ``n``
+        other artists most similar to each by this model, most similar first (score: higher is
+        more similar). An artist the model learnt nothing about gets no rows."""
 
     @abstractmethod
     def describe(self) -> str:

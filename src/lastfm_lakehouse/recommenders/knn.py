@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from lastfm_lakehouse.recommenders.base import Diagnostic, Recommender
+from lastfm_lakehouse.recommenders.base import SIMILAR_ARTIST_KEY, Diagnostic, Recommender
 from lastfm_lakehouse.recommenders.params import ModelParams
 from lastfm_lakehouse.recommenders.topn import spread, top_k_of_rows, top_n_schema
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
@@ -300,6 +300,42 @@ def spark_knn(
     return spread(queries.select(USER_KEY)).mapInPandas(recommend, schema)
 
 
+@dataclass
+class ArtistColumns:
+    """The L1-normalised plays by artist (CSC) and each artist's norm: what ``similar_artists``
+    reads, made once per task from ``UserFeatures``."""
+
+    plays: sparse.csc_matrix
+    norms: np.ndarray
+
+    @classmethod
+    def of(cls, features: UserFeatures) -> ArtistColumns:
+        plays = features.plays.tocsc()
+        return cls(plays, np.sqrt(np.asarray(plays.multiply(plays).sum(axis=0)).ravel()))
+
+
+def similar_artists(
+    features: UserFeatures, columns: ArtistColumns, queries: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` artists (column indices, cosine) most similar to each column in ``queries``:
+    cosine of the artists' columns of the L1-normalised plays (what each listener gives an artist,
+    the weights kNN compares users by), itself and artists sharing no listener left out. Work per
+    query: the rows of its listeners, never an artists x artists matrix."""
+    best = np.full((len(queries), n), -1, dtype=np.int64)
+    scores = np.full((len(queries), n), -np.inf)
+    plays, norms = columns.plays, columns.norms
+    for i, column in enumerate(queries):
+        start, end = plays.indptr[column], plays.indptr[column + 1]
+        listeners, weights = plays.indices[start:end], plays.data[start:end]
+        dots = np.asarray(features.plays[listeners].T @ weights).ravel()
+        cosine = dots / np.where(norms > 0, norms * max(norms[column], 1e-300), 1.0)
+        cosine[column] = 0.0
+        found = np.flatnonzero(cosine > 0)
+        top = found[np.lexsort((found, -cosine[found]))][:n]  # ties: the lower column
+        best[i, : len(top)], scores[i, : len(top)] = top, cosine[top]
+    return best, scores
+
+
 class UserKnn(Recommender):
     """User-based kNN on L1-normalised plays plus age and country (``build_features``), searched
     with the pruned inverted index. It weighs ``plays``, not ``rating``, and excludes each user's
@@ -329,6 +365,31 @@ class UserKnn(Recommender):
     def recommend(self, users: DataFrame, n: int) -> DataFrame:
         features, index = self._fitted()
         return spark_knn(users, features, index, self.params, n)
+
+    def similar_items(self, artists: DataFrame, n: int) -> DataFrame:
+        """Artists whose listeners' normalised plays point the same way (``similar_artists``)."""
+        features, _ = self._fitted()
+        schema = top_n_schema(ARTIST_KEY, SIMILAR_ARTIST_KEY)
+
+        def similar(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            columns = ArtistColumns.of(features)
+            last = len(features.artist_keys) - 1
+            for batch in batches:
+                keys = batch[ARTIST_KEY].to_numpy(dtype=np.int64)
+                position = np.minimum(np.searchsorted(features.artist_keys, keys), last)
+                known = features.artist_keys[position] == keys
+                best, scores = similar_artists(features, columns, position[known], n)
+                r, c = np.nonzero(best >= 0)
+                yield pd.DataFrame(
+                    {
+                        ARTIST_KEY: keys[known][r].astype(np.int32),
+                        "rank": (c + 1).astype(np.int32),
+                        SIMILAR_ARTIST_KEY: features.artist_keys[best[r, c]].astype(np.int32),
+                        "score": scores[r, c],
+                    }
+                )
+
+        return spread(artists.select(ARTIST_KEY)).mapInPandas(similar, schema)
 
     def describe(self) -> str:
         return self.params.as_text()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from lastfm_lakehouse.recommenders.base import PLAYED, Recommender
+from lastfm_lakehouse.recommenders.base import PLAYED, SIMILAR_ARTIST_KEY, Recommender
 from lastfm_lakehouse.recommenders.topn import top_n_schema
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 
@@ -82,6 +82,21 @@ class MostPopular(Recommender):
         if self.ranking is None:
             raise RuntimeError("MostPopular.recommend before fit")
         return popularity_for_users(users, self.ranking, n)
+
+    def similar_items(self, artists: DataFrame, n: int) -> DataFrame:
+        """The baseline knows no similarity: every fitted artist gets the most popular others
+        (score = listeners), the list a model that learnt nothing would give."""
+        if self.ranking is None:
+            raise RuntimeError("MostPopular.similar_items before fit")
+        from pyspark.sql import functions as F
+
+        fitted = artists.sparkSession.createDataFrame(self.ranking[[ARTIST_KEY]].astype("int32"))
+        known = artists.select(ARTIST_KEY).join(fitted, ARTIST_KEY, "left_semi")
+        queries = known.select(F.col(ARTIST_KEY).alias(USER_KEY), F.array(ARTIST_KEY).alias(PLAYED))
+        lists = popularity_for_users(queries, self.ranking, n)
+        return lists.select(
+            F.col(USER_KEY).alias(ARTIST_KEY), "rank", F.col(ARTIST_KEY).alias(SIMILAR_ARTIST_KEY), "score"
+        )
 
     def describe(self) -> str:
         return "listeners in training rows"

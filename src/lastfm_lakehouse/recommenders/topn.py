@@ -367,6 +367,18 @@ def spark_top_n(
     return spread(queries.select(*columns)).mapInPandas(score, schema)
 
 
+def similar_by_cosine(queries: DataFrame, key: str, targets: Targets, similar_key: str, n: int) -> DataFrame:
+    """``(key, rank, similar_key, score)``: for each row of ``queries`` (``key``, ``factors``) the
+    ``n`` rows of ``targets`` (built with ``normalise=True``) nearest by cosine of the factors,
+    itself excluded. Similar artists by ALS factors: mart_similar_artists and ``Als.similar_items``."""
+    from pyspark.sql import functions as F
+
+    with_self = queries.select(key, "factors").withColumn("self_key", F.array(key))
+    return spark_top_n(
+        with_self, key, targets, similar_key, n, exclude_column="self_key", normalise_queries=True
+    )
+
+
 def spread(frame: DataFrame) -> DataFrame:
     """``frame`` in ``spark.sql.shuffle.partitions`` even partitions, for the CPU-heavy mapInPandas
     steps: read as is, a small table (factors) is one or two files, so one or two tasks - and
