@@ -256,7 +256,7 @@ def test_evaluation_beats_popularity_and_reports_every_metric(spark, build: Buil
     assert table[("knn", "ndcg")] > table[("popularity", "ndcg")]
     assert table[("als", "rmse")] > 0
     assert 0 < table[("knn", "neighbour_recall")] <= 1
-    # the comparison ALS trains var als_comparison_max_iter iterations, the served one als_max_iter
+    # the comparison ALS trains var als_comparison_max_iter iterations, the served one als.max_iter
     parameters = evaluation.set_index("model").parameters
     assert "max_iter=5," in parameters["als_balanced"].iloc[0]
     assert "max_iter=10," in parameters["als"].iloc[0]
@@ -274,7 +274,7 @@ def test_tuning_model_builds_on_a_one_point_grid(spark, build: Build, tmp_path: 
         "als_tuning_ranks": [4],
         "als_tuning_reg_params": [0.05],
         "als_tuning_alphas": [10],
-        "als_max_iter": 2,
+        "als": {"max_iter": 2},
     }
     dbt_build(build.raw_dir, build.schema, tmp_path / "target", grid, select="mart_als_tuning")
     tuning = to_pandas(build.table(spark, "mart_als_tuning"))

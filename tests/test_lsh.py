@@ -16,14 +16,14 @@ LISTENERS = {
 }
 
 
-def test_params_come_from_config_and_bad_values_name_the_var() -> None:
-    config = {"lsh_hash_tables": "3", "lsh_max_distance": "0.5", "lsh_min_listeners": "4", "lsh_seed": "9"}
-    assert LshParams.from_config(config.get) == LshParams(3, 0.5, 4, 9)
-    with pytest.raises(ValueError, match="lsh_hash_tables"):
-        LshParams(hash_tables=0)
-    with pytest.raises(ValueError, match="lsh_max_distance"):
+def test_params_come_from_the_var_and_bad_values_name_it() -> None:
+    given = {"hash_tables": "3", "max_distance": "0.5", "min_listeners": "4", "seed": "9"}
+    assert LshParams.from_var(given) == LshParams(3, 0.5, 4, 9)
+    with pytest.raises(ValueError, match="var lsh: hash_tables"):
+        LshParams.from_var({"hash_tables": 0})
+    with pytest.raises(ValueError, match="max_distance"):
         LshParams(max_distance=1.5)
-    with pytest.raises(ValueError, match="lsh_min_listeners"):
+    with pytest.raises(ValueError, match="min_listeners"):
         LshParams(min_listeners=0)
 
 

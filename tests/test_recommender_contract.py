@@ -25,11 +25,9 @@ pytestmark = pytest.mark.spark
 N = 5
 # small and fast: the parameters' own checks still apply (registry.build reads them as dbt hands them)
 CONFIG = {
-    "als_rank": "4", "als_max_iter": "3", "als_reg_param": "0.1", "als_alpha": "40",
-    "als_seed": "1", "als_num_blocks": "0",
-    "knn_k": "5", "knn_age_weight": "0.05", "knn_country_weight": "0.05",
-    "knn_top_artists": "3", "knn_candidates": "10",
-}  # fmt: skip
+    "als": {"rank": 4, "max_iter": 3},
+    "knn": {"k": 5, "top_artists": 3, "candidates": 10},
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +54,7 @@ def bench_implicit(users: object) -> Recommender:
     from lastfm_lakehouse.bench.head_to_head import ImplicitAls
     from lastfm_lakehouse.recommenders.als import AlsParams
 
-    return ImplicitAls(AlsParams.from_config(CONFIG.get), threads=1)
+    return ImplicitAls(AlsParams.from_var(CONFIG["als"]), threads=1)
 
 
 @pytest.mark.parametrize("name", [*sorted(registry.MODELS), "bench: implicit"])

@@ -19,19 +19,9 @@ from lastfm_lakehouse.recommenders.als import (
 
 def model(dbt, spark):
     # dbt hands a Python model only the config keys its file names in literal dbt.config.get("...")
-    # calls, so they are gathered here (the same lines in every model that needs a key: a shared
-    # helper would hide the keys from dbt); the *Params.from_config methods parse and validate them.
-    config = {
-        "als_rank": dbt.config.get("als_rank"),
-        "als_max_iter": dbt.config.get("als_max_iter"),
-        "als_reg_param": dbt.config.get("als_reg_param"),
-        "als_alpha": dbt.config.get("als_alpha"),
-        "als_seed": dbt.config.get("als_seed"),
-        "als_num_blocks": dbt.config.get("als_num_blocks"),
-        "als_training_input": dbt.config.get("als_training_input"),
-    }
-    params = AlsParams.from_config(config.get)
-    source = parse_training_input(config["als_training_input"])
+    # calls; a model family's parameters are one mapping var (AlsParams.from_var reads and checks it).
+    params = AlsParams.from_var(dbt.config.get("als"))
+    source = parse_training_input(dbt.config.get("als_training_input"))
     ratings = training_rows(dbt.ref("eval_plays_holdout_split"), source)
     progress.step("fingerprint of the training rows")
     fingerprint = training_fingerprint(ratings)

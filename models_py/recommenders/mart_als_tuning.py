@@ -11,15 +11,9 @@ from lastfm_lakehouse.recommenders.als import AlsParams, parse_training_input
 
 def model(dbt, spark):
     # dbt hands a Python model only the config keys its file names in literal dbt.config.get("...")
-    # calls, so they are gathered here (the same lines in every model that needs a key: a shared
-    # helper would hide the keys from dbt); the *Params.from_config methods parse and validate them.
+    # calls, so they are gathered here; the ALS parameters are one mapping var (AlsParams.from_var).
     config = {
-        "als_rank": dbt.config.get("als_rank"),
-        "als_max_iter": dbt.config.get("als_max_iter"),
-        "als_reg_param": dbt.config.get("als_reg_param"),
-        "als_alpha": dbt.config.get("als_alpha"),
-        "als_seed": dbt.config.get("als_seed"),
-        "als_num_blocks": dbt.config.get("als_num_blocks"),
+        "als": dbt.config.get("als"),
         "als_training_input": dbt.config.get("als_training_input"),
         "als_tuning_ranks": dbt.config.get("als_tuning_ranks"),
         "als_tuning_reg_params": dbt.config.get("als_tuning_reg_params"),
@@ -27,7 +21,7 @@ def model(dbt, spark):
         "evaluation_k": dbt.config.get("evaluation_k"),
         "holdout_fraction": dbt.config.get("holdout_fraction"),
     }
-    base = AlsParams.from_config(config.get)
+    base = AlsParams.from_var(config["als"])
     ranks = str(config["als_tuning_ranks"])
     reg_params = str(config["als_tuning_reg_params"])
     alphas = str(config["als_tuning_alphas"])

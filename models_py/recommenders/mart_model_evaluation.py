@@ -20,28 +20,19 @@ from lastfm_lakehouse.recommenders.popularity import MostPopular
 
 def model(dbt, spark):
     # dbt hands a Python model only the config keys its file names in literal dbt.config.get("...")
-    # calls, so they are gathered here (the same lines in every model that needs a key: a shared
-    # helper would hide the keys from dbt); the *Params.from_config methods parse and validate them.
+    # calls, so they are gathered here; a model family's parameters are one mapping var each
+    # (AlsParams / KnnParams.from_var read and check them).
     config = {
-        "als_rank": dbt.config.get("als_rank"),
-        "als_max_iter": dbt.config.get("als_max_iter"),
-        "als_reg_param": dbt.config.get("als_reg_param"),
-        "als_alpha": dbt.config.get("als_alpha"),
-        "als_seed": dbt.config.get("als_seed"),
-        "als_num_blocks": dbt.config.get("als_num_blocks"),
+        "als": dbt.config.get("als"),
         "als_training_input": dbt.config.get("als_training_input"),
         "als_comparison_max_iter": dbt.config.get("als_comparison_max_iter"),
-        "knn_k": dbt.config.get("knn_k"),
-        "knn_age_weight": dbt.config.get("knn_age_weight"),
-        "knn_country_weight": dbt.config.get("knn_country_weight"),
-        "knn_top_artists": dbt.config.get("knn_top_artists"),
-        "knn_candidates": dbt.config.get("knn_candidates"),
+        "knn": dbt.config.get("knn"),
         "evaluation_k": dbt.config.get("evaluation_k"),
         "evaluation_max_users": dbt.config.get("evaluation_max_users"),
         "holdout_seed": dbt.config.get("holdout_seed"),
     }
-    als_params = AlsParams.from_config(config.get)
-    knn_params = KnnParams.from_config(config.get)
+    als_params = AlsParams.from_var(config["als"])
+    knn_params = KnnParams.from_var(config["knn"])
     production = parse_training_input(config["als_training_input"])
     other = next(name for name in TRAINING_INPUTS if name != production)
     # one line per model: the baseline first (its lists stand in for users a model has none for)

@@ -16,18 +16,9 @@ from lastfm_lakehouse.recommenders.topn import lay_out_for_lookups
 
 def model(dbt, spark):
     # dbt hands a Python model only the config keys its file names in literal dbt.config.get("...")
-    # calls, so they are gathered here (the same lines in every model that needs a key: a shared
-    # helper would hide the keys from dbt); the *Params.from_config methods parse and validate them.
-    config = {
-        "knn_k": dbt.config.get("knn_k"),
-        "knn_age_weight": dbt.config.get("knn_age_weight"),
-        "knn_country_weight": dbt.config.get("knn_country_weight"),
-        "knn_top_artists": dbt.config.get("knn_top_artists"),
-        "knn_candidates": dbt.config.get("knn_candidates"),
-        "recommendations_n": dbt.config.get("recommendations_n"),
-    }
-    params = KnnParams.from_config(config.get)
-    n = int(config["recommendations_n"])
+    # calls; a model family's parameters are one mapping var (KnnParams.from_var reads and checks it).
+    params = KnnParams.from_var(dbt.config.get("knn"))
+    n = int(dbt.config.get("recommendations_n"))
     plays = dbt.ref("fct_plays")
     users = dbt.ref("dim_users")
     knn = UserKnn(params, users)

@@ -153,6 +153,15 @@ def _is_environ_get(node: ast.Call) -> bool:
     )
 
 
+def model_params() -> list[type]:
+    """The parameter classes behind the mapping vars (``recommenders.params.ModelParams``)."""
+    from lastfm_lakehouse.recommenders.als import AlsParams
+    from lastfm_lakehouse.recommenders.knn import KnnParams
+    from lastfm_lakehouse.recommenders.lsh import LshParams
+
+    return [AlsParams, KnnParams, LshParams]
+
+
 def configuration_page() -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
@@ -171,6 +180,18 @@ def configuration_page() -> str:
         "|---|---|---|",
     ]
     lines += [f"| `{v.name}` | `{cell(v.default)}` | {cell(v.meaning)} |" for v in dbt_vars()]
+    lines += [
+        "",
+        "## Model parameters",
+        "",
+        "A model family's parameters are one mapping var (`--vars '{als: {rank: 32}}'`); a key left "
+        "out keeps its default, defined once in the model's parameter class, listed here from it.",
+        "",
+        "| var | key | default |",
+        "|---|---|---|",
+    ]
+    for params in model_params():
+        lines += [f"| `{params.VAR}` | `{key}` | `{value}` |" for key, value in params.defaults().items()]
     lines += [
         "",
         "## Environment variables",

@@ -231,7 +231,7 @@ def head_to_head(spark: Any, project: BuiltProject) -> dict[str, Any]:
     from lastfm_lakehouse.recommenders.als import AlsParams
 
     config = project.config
-    params = AlsParams.from_config(config.get)
+    params = AlsParams.from_var(config.get("als"))
     split = spark.table(project.table("eval_plays_holdout_split"))
     return head_to_head.run(
         split,
@@ -250,7 +250,7 @@ def training_inputs(spark: Any, project: BuiltProject) -> dict[str, Any]:
     config = project.config
     return training_inputs.run(
         spark.table(project.table("eval_plays_holdout_split")),
-        AlsParams.from_config(config.get),
+        AlsParams.from_var(config.get("als")),
         int(config["evaluation_k"]),
         EvaluationSample(int(config["evaluation_max_users"]), int(config["holdout_seed"])),
         int(config["sample_seed"]),
@@ -262,8 +262,9 @@ def levers(
     spark: Any, project: BuiltProject, home: Path, iterations: int, numbers: str | None = None
 ) -> dict[str, Any]:
     from lastfm_lakehouse.bench import levers
+    from lastfm_lakehouse.recommenders.als import AlsParams
 
-    config = project.config
+    params = AlsParams.from_var(project.config.get("als"))
     ratings = home / "als-levers" / "ratings.parquet"
     split = spark.table(project.table("eval_plays_holdout_split"))
     split.where("not is_holdout").select("user_key", "artist_key", "rating").write.mode("overwrite").parquet(
@@ -271,10 +272,10 @@ def levers(
     )
     rows = levers.sweep(
         ratings,
-        int(config["als_rank"]),
+        params.rank,
         iterations,
-        float(config["als_reg_param"]),
-        float(config["als_alpha"]),
+        params.reg_param,
+        params.alpha,
         say=say,
         configs=levers.chosen(numbers),
     )

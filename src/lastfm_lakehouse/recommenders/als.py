@@ -24,17 +24,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AlsParams(ModelParams):
-    # field -> dbt var (ModelParams.from_config); the same shape in every *Params class
-    CONFIG_KEYS: ClassVar[dict[str, str]] = {
-        "rank": "als_rank",
-        "max_iter": "als_max_iter",
-        "reg_param": "als_reg_param",
-        "alpha": "als_alpha",
-        "seed": "als_seed",
-        "blocks": "als_num_blocks",
-    }
+    # the dbt var holding these as one mapping (als: {key: value}); the defaults are written here only
+    VAR: ClassVar[str] = "als"
 
-    rank: int = 16  # = var als_rank (tests/test_params.py checks every default against its var)
+    rank: int = 16
     max_iter: int = 10
     reg_param: float = 0.1
     alpha: float = 40.0

@@ -50,14 +50,8 @@ RECALL_SAMPLE = 200
 
 @dataclass(frozen=True)
 class KnnParams(ModelParams):
-    # field -> dbt var (ModelParams.from_config); the same shape in every *Params class
-    CONFIG_KEYS: ClassVar[dict[str, str]] = {
-        "k": "knn_k",
-        "age_weight": "knn_age_weight",
-        "country_weight": "knn_country_weight",
-        "top_artists": "knn_top_artists",
-        "candidates": "knn_candidates",
-    }
+    # the dbt var holding these as one mapping (knn: {key: value}); the defaults are written here only
+    VAR: ClassVar[str] = "knn"
 
     k: int = 100
     age_weight: float = 0.05

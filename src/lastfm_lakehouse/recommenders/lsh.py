@@ -24,13 +24,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LshParams(ModelParams):
-    # field -> dbt var (ModelParams.from_config); the same shape in every *Params class
-    CONFIG_KEYS: ClassVar[dict[str, str]] = {
-        "hash_tables": "lsh_hash_tables",
-        "max_distance": "lsh_max_distance",
-        "min_listeners": "lsh_min_listeners",
-        "seed": "lsh_seed",
-    }
+    # the dbt var holding these as one mapping (lsh: {key: value}); the defaults are written here only
+    VAR: ClassVar[str] = "lsh"
 
     hash_tables: int = 5
     max_distance: float = 0.95
@@ -39,11 +34,11 @@ class LshParams(ModelParams):
 
     def __post_init__(self) -> None:
         if self.hash_tables < 1:
-            raise ValueError(f"lsh_hash_tables must be >= 1, got {self.hash_tables}")
+            raise ValueError(f"hash_tables must be >= 1, got {self.hash_tables}")
         if not 0 <= self.max_distance <= 1:
-            raise ValueError(f"lsh_max_distance must be in [0, 1], got {self.max_distance}")
+            raise ValueError(f"max_distance must be in [0, 1], got {self.max_distance}")
         if self.min_listeners < 1:
-            raise ValueError(f"lsh_min_listeners must be >= 1, got {self.min_listeners}")
+            raise ValueError(f"min_listeners must be >= 1, got {self.min_listeners}")
 
 
 # MinHashLSH.HASH_PRIME of Spark's MinHashLSH.scala: the hash of a set S under coefficients (a, b)

@@ -19,13 +19,14 @@ from lastfm_lakehouse.recommenders.popularity import MostPopular
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-# (config getter: a var name -> its value, dim_users: user_key, age_scaled, country) -> a model
+# (config getter: a var name -> its value, e.g. "als" -> {rank: 32}; dim_users: user_key,
+# age_scaled, country) -> a model
 Factory = Callable[[Callable[[str], Any], "DataFrame"], Recommender]
 
 MODELS: dict[str, Factory] = {
     "popularity": lambda get, users: MostPopular(),
-    "als": lambda get, users: Als(AlsParams.from_config(get)),
-    "knn": lambda get, users: UserKnn(KnnParams.from_config(get), users),
+    "als": lambda get, users: Als(AlsParams.from_var(get(AlsParams.VAR))),
+    "knn": lambda get, users: UserKnn(KnnParams.from_var(get(KnnParams.VAR)), users),
 }
 
 
