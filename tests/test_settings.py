@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import sys
 from pathlib import Path
 
@@ -116,3 +117,28 @@ def test_a_number_setting_that_is_not_one_names_the_variable(monkeypatch: pytest
     monkeypatch.setenv("LAKEHOUSE_SERVER_CACHE_MAX_MB", "lots")
     with pytest.raises(ValueError, match="LAKEHOUSE_SERVER_CACHE_MAX_MB='lots' is not a number"):
         env_number("LAKEHOUSE_SERVER_CACHE_MAX_MB", 32.0, float)
+
+
+def test_the_env_file_sets_what_the_environment_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lastfm_lakehouse.settings import load_env_file
+
+    monkeypatch.setenv("LAKEHOUSE_THRIFT_PORT", "10001")
+    monkeypatch.delenv("LAKEHOUSE_SHUFFLE_PARTITIONS", raising=False)
+    monkeypatch.delenv("LASTFM_SCHEMA", raising=False)
+    env = tmp_path / ".env"
+    lines = [
+        "# a comment",
+        "",
+        "LAKEHOUSE_SHUFFLE_PARTITIONS=4",
+        "export LASTFM_SCHEMA='mine'",
+        "LAKEHOUSE_THRIFT_PORT=9",
+    ]
+    env.write_text("\n".join(lines) + "\n")
+    assert load_env_file(env) == ["LAKEHOUSE_SHUFFLE_PARTITIONS", "LASTFM_SCHEMA"]
+    assert os.environ["LASTFM_SCHEMA"] == "mine" and os.environ["LAKEHOUSE_THRIFT_PORT"] == "10001"
+    assert load_env_file(tmp_path / "missing") == []
+    env.write_text("LAKEHOUSE_HOME\n")
+    with pytest.raises(ValueError, match=r"\.env:1: expected NAME=value, got 'LAKEHOUSE_HOME'"):
+        load_env_file(env)

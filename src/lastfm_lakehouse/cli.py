@@ -44,11 +44,13 @@ from lastfm_lakehouse.data import raw_files
 from lastfm_lakehouse.settings import (
     DEFAULT_GENERATED_USERS,
     DEFAULT_GENERATOR_SEED,
+    ENV_FILE,
     ENV_RAW_DIR,
     PLAYS_FILE,
     PROFILES_FILE,
     generated_raw_dir,
     lakehouse_home,
+    load_env_file,
     repo_root,
 )
 
@@ -335,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         commands.add_parser(name, help=operation.help, add_help=False)
     if argv is None:
         argv = sys.argv[1:]
+    # the settings a user keeps in .env (copied from .env.example), for every command below
+    load_env_file(repo_root() / ENV_FILE)
     if argv and argv[0] in OPERATIONS:
         import importlib
 

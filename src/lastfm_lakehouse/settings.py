@@ -62,6 +62,18 @@ DEFAULT_JDBC_JARS = "/usr/share/java/postgresql.jar"
 METASTORE_PASSWORD_FILE = "metastore.password"
 
 
+# The defaults of the settings SparkSettings.from_env reads, written once, here: the dbt profile
+# passes '' for "not set", and the configuration reference and .env.example list them from this.
+ENV_DEFAULTS: dict[str, object] = {
+    ENV_SPARK_MASTER: DEFAULT_SPARK_MASTER,
+    ENV_DRIVER_MEMORY: DEFAULT_DRIVER_MEMORY,
+    ENV_SHUFFLE_PARTITIONS: DEFAULT_SHUFFLE_PARTITIONS,
+    ENV_TABLE_FORMAT: DEFAULT_TABLE_FORMAT,
+    ENV_SCHEDULER_MODE: DEFAULT_SCHEDULER_MODE,
+    ENV_JDBC_JARS: DEFAULT_JDBC_JARS,
+}
+
+
 def repo_root() -> Path:
     """The checkout this package was installed from (editable install, see Makefile)."""
     return Path(__file__).resolve().parents[2]
@@ -179,3 +191,30 @@ RATING = "rating"
 FACTORS = "factors"
 SCORE = "score"
 RANK = "rank"
+
+
+ENV_FILE = ".env"
+
+
+def load_env_file(path: Path) -> list[str]:
+    """The settings of ``path`` (``.env`` at the repository's top, made from ``.env.example``):
+    ``NAME=value`` lines, ``#`` comments and blank lines ignored, optional quotes around the value.
+    A variable already set in the environment wins. Returns the names it set; a line that is not
+    ``NAME=value`` fails naming the file and the line."""
+    if not path.is_file():
+        return []
+    loaded = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        name, equals, value = text.removeprefix("export ").partition("=")
+        name, value = name.strip(), value.strip()
+        if not equals or not name.replace("_", "").isalnum() or not name[0].isalpha():
+            raise ValueError(f"{path}:{number}: expected NAME=value, got {line!r}")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        if name not in os.environ:
+            os.environ[name] = value
+            loaded.append(name)
+    return loaded

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lastfm_lakehouse.recommenders.als import netlib_implementations
-from lastfm_lakehouse.settings import ARTIST_KEY, RATING, USER_KEY
+from lastfm_lakehouse.settings import ARTIST_KEY, RATING, USER_KEY, SparkSettings
 
 BLAS_CHOICES = ("native", "vector")
 # netlib tries these library names for its JNI BLAS/LAPACK; names that do not exist disable them.
@@ -77,7 +77,7 @@ def fit_once(
         spark = (
             SparkSession.builder.master("local[*]")
             .appName(f"als-lever {config.name}")
-            .config("spark.driver.memory", os.environ.get("LAKEHOUSE_DRIVER_MEMORY", "8g"))
+            .config("spark.driver.memory", SparkSettings.from_env().driver_memory)
             .config("spark.driver.extraJavaOptions", config.java_options())
             .config("spark.local.dir", scratch)
             .config("spark.ui.enabled", "false")
