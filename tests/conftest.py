@@ -25,11 +25,12 @@ PLAYS_SAMPLE = SHARED_REAL / "plays_fairreckitlib_lfm360k_sample.tsv"
 PROFILE_SAMPLE = SHARED_REAL / "profile_activitat4ed.tsv"
 
 
-# ``make test`` runs on two workers (pytest-xdist, ``--dist loadscope``, scheduled by
-# ``ModuleGroupScheduling`` below). A module is one unit of work, so that its module-scoped
-# lakehouse is built once, on one worker; modules that share a session-scoped lakehouse are one unit
-# too (``cli_lakehouse``: test_cli checks it, then test_dashboards serves it, from one Derby
-# metastore that only one JVM at a time may open).
+# ``make test TEST_WORKERS=N`` runs on N workers (pytest-xdist, ``--dist loadscope``, scheduled by
+# ``ModuleGroupScheduling`` below); the default is one process: on 2 cores two workers took longer
+# (4,788 s against 4,528 s, every build slowed by the other's). A module is one unit of work, so
+# that its module-scoped lakehouse is built once, on one worker; modules that share a
+# session-scoped lakehouse are one unit too (``cli_lakehouse``: test_cli checks it, then
+# test_dashboards serves it, from one Derby metastore that only one JVM at a time may open).
 SHARED_GROUPS = {"test_cli": "cli_lakehouse", "test_dashboards": "cli_lakehouse"}
 # Seconds each unit took on 2 cores (fresh-clone run at 9980b2a, 75 min on one worker): the heaviest
 # are handed out first, so that no long unit starts last while the other worker sits idle. Only the
@@ -65,7 +66,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)
-    items.sort(key=lambda item: -GROUP_SECONDS.get(work_group(item.nodeid), 0))
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # one process keeps the files' order
+        items.sort(key=lambda item: -GROUP_SECONDS.get(work_group(item.nodeid), 0))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -86,13 +88,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """dbt run as a separate process from dbt_project/ writes its target/ and logs/ there; two
-    workers doing so at once would overwrite each other's manifest and partial-parse state, so each
-    worker (and a run without workers) gets its own, outside the repository."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    for variable, kind in (("DBT_TARGET_PATH", "target"), ("DBT_LOG_PATH", "logs")):
-        if variable not in os.environ:
-            os.environ[variable] = tempfile.mkdtemp(prefix=f"lakehouse-tests-dbt-{kind}-{worker}-")
+    """dbt run as a separate process from dbt_project/ writes its target/ there; two workers doing
+    so at once would overwrite each other's manifest and partial-parse state, so each worker gets
+    its own, outside the repository. (Its logs/ stay: tests read dbt.log there, and appends of
+    whole lines do not collide.)"""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and "DBT_TARGET_PATH" not in os.environ:
+        os.environ["DBT_TARGET_PATH"] = tempfile.mkdtemp(prefix=f"lakehouse-tests-dbt-target-{worker}-")
 
 
 @pytest.fixture(scope="session")
@@ -134,12 +136,15 @@ def invoke_dbt(
     select: str | None = None,
     project_dir: Path = REPO / "dbt_project",
     table_format: str | None = None,
+    unit_tests: bool = False,
 ) -> object:
     """``dbt <command>`` (words: ``run-operation <macro>`` too) of the project (``project_dir``: this
     repo's, or a copy from ``project_copy``) on ``raw_dir`` into ``schema``, in this process;
     ``select`` limits it to those nodes and the tests whose parents are all selected;
     ``table_format`` (``LASTFM_TABLE_FORMAT``) writes its tables as ``parquet`` (the fallback) or
-    ``delta`` instead of the default."""
+    ``delta`` instead of the default. A ``build`` leaves dbt's unit tests out unless ``unit_tests``:
+    their inputs are fixtures, so one build of the suite runs them (test_build_generated) and the
+    others would only repeat them, at ~1-2 min a build."""
     from dbt.cli.main import dbtRunner
 
     given = {
@@ -148,6 +153,7 @@ def invoke_dbt(
         "raw_data_fallback_dir": str(raw_dir),  # hermetic: never the repo's data/generated
         **(variables or {}),
     }
+    leave_out_unit_tests = command.split()[0] == "build" and not unit_tests
     os.environ["LASTFM_SCHEMA"] = schema
     previous_format = os.environ.get("LASTFM_TABLE_FORMAT")
     if table_format:
@@ -165,6 +171,7 @@ def invoke_dbt(
                 "--vars",
                 json.dumps(given),
                 *(["--select", select, "--indirect-selection", "cautious"] if select else []),
+                *(["--exclude-resource-type", "unit_test"] if leave_out_unit_tests else []),
             ]
         )
     finally:
@@ -182,9 +189,19 @@ def dbt_build(
     variables: dict | None = None,
     select: str | None = None,
     table_format: str | None = None,
+    unit_tests: bool = False,
 ) -> Build:
     """``dbt build`` (see ``invoke_dbt``), which must succeed."""
-    result = invoke_dbt("build", raw_dir, schema, target_dir, variables, select, table_format=table_format)
+    result = invoke_dbt(
+        "build",
+        raw_dir,
+        schema,
+        target_dir,
+        variables,
+        select,
+        table_format=table_format,
+        unit_tests=unit_tests,
+    )
     failures = [
         f"{r.node.unique_id}: {r.status} {r.message}"
         for r in (result.result or [])  # type: ignore[attr-defined]

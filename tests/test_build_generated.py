@@ -55,6 +55,7 @@ def build(spark: object, raw_dir: Path, tmp_path_factory: pytest.TempPathFactory
         "gen",
         tmp_path_factory.mktemp("target"),
         {"max_rows_per_artist": ROWS_PER_ARTIST, "plays_cap": CAP},
+        unit_tests=True,  # the one build of the suite that runs dbt's unit tests (conftest.invoke_dbt)
     )
 
 

@@ -84,7 +84,7 @@ DEFAULT_SOCKET_TIMEOUT_SECONDS = 120
 # Every connection to the lakehouse is opened here rather than by PyHive's hive:// URL, which has
 # neither a socket timeout (a server that stops answering would hold a Superset thread for ever) nor
 # TLS: a socket with a timeout (LAKEHOUSE_SUPERSET_SOCKET_TIMEOUT_SECONDS), verified TLS when the
-# server speaks it (host name included), SASL PLAIN on top, as serving.trust.hive_transport does for
+# server speaks it (host name included), SASL PLAIN on top, as access.trust.hive_transport does for
 # the lakehouse's own clients. Written out rather than imported: Superset's virtualenv does not have
 # this package.
 CONNECTION_CONFIG_TEMPLATE = """
