@@ -35,7 +35,7 @@ from scipy import sparse
 from lastfm_lakehouse.evaluation.holdout import EvaluationSample, Holdout, training_rows
 from lastfm_lakehouse.recommenders import als
 from lastfm_lakehouse.recommenders.base import PLAYED, SIMILAR_ARTIST_KEY, Recommender
-from lastfm_lakehouse.recommenders.topn import Targets, normalise_rows, top_n, top_n_schema
+from lastfm_lakehouse.recommenders.topn import Targets, normalise_rows, ranked_rows, top_n, top_n_schema
 from lastfm_lakehouse.settings import ARTIST_KEY, RATING, USER_KEY
 
 if TYPE_CHECKING:
@@ -115,15 +115,7 @@ class ImplicitAls(Recommender):
         artists = Targets(matrix.artist_keys, self.artist_factors)
         exclude = [artists.index_of(np.asarray(p if p is not None else [])) for p in wanted[PLAYED][known]]
         best, scores = top_n(self.user_factors[rows], artists.factors, n, exclude)
-        r, c = np.nonzero(best >= 0)
-        frame = pd.DataFrame(
-            {
-                USER_KEY: keys[known][r].astype(np.int32),
-                "rank": (c + 1).astype(np.int32),
-                ARTIST_KEY: matrix.artist_keys[best[r, c]].astype(np.int32),
-                "score": scores[r, c].astype(np.float64),
-            }
-        )
+        frame = ranked_rows(USER_KEY, keys[known], ARTIST_KEY, matrix.artist_keys, best, scores)
         return users.sparkSession.createDataFrame(frame, schema=top_n_schema(USER_KEY, ARTIST_KEY))
 
     def similar_items(self, artists: DataFrame, n: int) -> DataFrame:
@@ -134,15 +126,7 @@ class ImplicitAls(Recommender):
         targets = Targets(self.matrix.artist_keys, normalise_rows(self.artist_factors).astype(np.float32))
         rows, known = targets.lookup(keys)
         best, scores = top_n(targets.factors[rows], targets.factors, n, [np.array([row]) for row in rows])
-        r, c = np.nonzero(best >= 0)
-        frame = pd.DataFrame(
-            {
-                ARTIST_KEY: keys[known][r].astype(np.int32),
-                "rank": (c + 1).astype(np.int32),
-                SIMILAR_ARTIST_KEY: targets.keys[best[r, c]].astype(np.int32),
-                "score": scores[r, c].astype(np.float64),
-            }
-        )
+        frame = ranked_rows(ARTIST_KEY, keys[known], SIMILAR_ARTIST_KEY, targets.keys, best, scores)
         schema = top_n_schema(ARTIST_KEY, SIMILAR_ARTIST_KEY)
         return artists.sparkSession.createDataFrame(frame, schema=schema)
 

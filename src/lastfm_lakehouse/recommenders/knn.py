@@ -38,7 +38,7 @@ from scipy import sparse
 
 from lastfm_lakehouse.recommenders.base import SIMILAR_ARTIST_KEY, Diagnostic, Recommender
 from lastfm_lakehouse.recommenders.params import ModelParams
-from lastfm_lakehouse.recommenders.topn import spread, top_k_of_rows, top_n_schema
+from lastfm_lakehouse.recommenders.topn import ranked_rows, spread, top_k_of_rows, top_n_schema
 from lastfm_lakehouse.settings import ARTIST_KEY, USER_KEY
 
 if TYPE_CHECKING:
@@ -281,15 +281,7 @@ def spark_knn(
             rows = all_rows[start : start + params.batch_rows]
             neighbours, sims = search(index, rows, params.k)
             best, scores = predict(features, rows, neighbours, sims, n)
-            r, c = np.nonzero(best >= 0)
-            yield pd.DataFrame(
-                {
-                    USER_KEY: block[r].astype(np.int32),
-                    "rank": (c + 1).astype(np.int32),
-                    ARTIST_KEY: features.artist_keys[best[r, c]].astype(np.int32),
-                    "score": scores[r, c],
-                }
-            )
+            yield ranked_rows(USER_KEY, block, ARTIST_KEY, features.artist_keys, best, scores)
 
     return spread(queries.select(USER_KEY)).mapInPandas(recommend, schema)
 
@@ -373,14 +365,8 @@ class UserKnn(Recommender):
                 position = np.minimum(np.searchsorted(features.artist_keys, keys), last)
                 known = features.artist_keys[position] == keys
                 best, scores = similar_artists(features, columns, position[known], n)
-                r, c = np.nonzero(best >= 0)
-                yield pd.DataFrame(
-                    {
-                        ARTIST_KEY: keys[known][r].astype(np.int32),
-                        "rank": (c + 1).astype(np.int32),
-                        SIMILAR_ARTIST_KEY: features.artist_keys[best[r, c]].astype(np.int32),
-                        "score": scores[r, c],
-                    }
+                yield ranked_rows(
+                    ARTIST_KEY, keys[known], SIMILAR_ARTIST_KEY, features.artist_keys, best, scores
                 )
 
         return spread(artists.select(ARTIST_KEY)).mapInPandas(similar, schema)

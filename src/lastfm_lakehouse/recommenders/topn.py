@@ -306,6 +306,28 @@ def batch_factors(batch: pd.DataFrame, key: str) -> np.ndarray:
     return matrix
 
 
+def ranked_rows(
+    query_key: str,
+    queries: np.ndarray,
+    target_key: str,
+    targets: np.ndarray,
+    best: np.ndarray,
+    scores: np.ndarray,
+) -> pd.DataFrame:
+    """A block of top-n results as rows of ``top_n_schema(query_key, target_key)``: ``best[i, j]``
+    is query ``queries[i]``'s (j + 1)-th target, a row index into ``targets`` (-1: none), with score
+    ``scores[i, j]``."""
+    rows, ranks = np.nonzero(best >= 0)
+    return pd.DataFrame(
+        {
+            query_key: queries[rows].astype(np.int32),
+            "rank": (ranks + 1).astype(np.int32),
+            target_key: targets[best[rows, ranks]].astype(np.int32),
+            "score": scores[rows, ranks].astype(np.float64),
+        }
+    )
+
+
 def top_n_schema(query_key: str, target_key: str) -> StructType:
     """Spark schema of top-N rows: (query_key, rank, target_key, score)."""
     from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
@@ -354,15 +376,8 @@ def spark_top_n(
                 indices, scores = cosine_top_n(matrix, ordered, n, exclude)
             else:
                 indices, scores = top_n(compact(matrix), ordered, n, exclude)
-            rows, ranks = np.nonzero(indices >= 0)
-            yield pd.DataFrame(
-                {
-                    query_key: batch[query_key].to_numpy()[rows].astype(np.int32),
-                    "rank": (ranks + 1).astype(np.int32),
-                    target_key: targets.keys[indices[rows, ranks]].astype(np.int32),
-                    "score": scores[rows, ranks],
-                }
-            )
+            keys = batch[query_key].to_numpy()
+            yield ranked_rows(query_key, keys, target_key, targets.keys, indices, scores)
 
     return spread(queries.select(*columns)).mapInPandas(score, schema)
 
