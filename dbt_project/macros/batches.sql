@@ -103,6 +103,13 @@
 
 {#- what this model's lines were loaded from: source_file -> fingerprint -#}
 {% macro loaded_file_fingerprints() %}
+    {%- if 'source_fingerprint' not in adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
+        {{ exceptions.raise_compiler_error(
+            this ~ ' was built before raw files were loaded incrementally (it has no source_fingerprint):'
+            ~ ' parse every file once more with `make build DBT_ARGS="--full-refresh --select'
+            ~ ' base_lastfm__plays_lines+ base_lastfm__profile_lines+"`'
+        ) }}
+    {%- endif %}
     {%- set found = {} %}
     {%- for row in run_query(
         "select source_file, max(source_fingerprint) from " ~ this ~ " group by source_file"
