@@ -6,6 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+# The server's Java code and its JUnit tests: compiled and tested by make setup when they change.
+JVM_SOURCES := $(shell find src/lastfm_lakehouse/serving/jvm -name '*.java' | sort)
+JVM_STAMP := $(VENV)/.jvm-tested-$(shell cat $(JVM_SOURCES) | cksum | cut -d' ' -f1)
 DBT_DIRS := --project-dir dbt_project --profiles-dir profiles
 USERS ?= 2000
 SEED ?= 360
@@ -67,6 +70,14 @@ setup: java blas $(STAMP)  ##- virtualenv with pinned dbt-core 1.11, dbt-spark, 
 		$(BIN)/lastfm-lakehouse delta-jars fetch \
 			|| echo "WARNING: builds on Delta (the default) stop until Delta's jars are there; LASTFM_TABLE_FORMAT=parquet builds without them"; \
 	fi
+	@$(MAKE) -s $(JVM_STAMP)
+
+$(JVM_STAMP): $(JVM_SOURCES) | $(STAMP)
+	@echo "the server's Java code: compiling it and running its JUnit tests (serving/jvm/src/test)"
+	@$(BIN)/lastfm-lakehouse jvm-tests test > $(VENV)/jvm-tests.log 2>&1 \
+		|| { tail -60 $(VENV)/jvm-tests.log; echo "the server's JVM unit tests failed: $(VENV)/jvm-tests.log"; exit 1; }
+	@tail -1 $(VENV)/jvm-tests.log
+	@rm -f $(VENV)/.jvm-tested-*; touch $@
 
 build: setup  ## dbt build on the embedded lakehouse (generates data when data/raw/ is empty; UNIT_TESTS=1 adds dbt unit tests)
 	$(BIN)/lastfm-lakehouse build --users $(USERS) --seed $(SEED) $(if $(UNIT_TESTS),--unit-tests) $(if $(DBT_ARGS),-- $(DBT_ARGS))

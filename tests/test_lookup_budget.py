@@ -1,4 +1,4 @@
-"""The lookup indexes' memory budget (``serving/jvm/lakehouse/LookupIndex.java``), in a real JVM
+"""The lookup indexes' memory budget (``serving/jvm/src/main/java/lakehouse/LookupIndex.java``), in a real JVM
 with the server's compiled classes: an index never takes more than its table's cap or what the
 total leaves beside the other indexes, and a table's old index is dropped before its new one is
 read (old and new never held at once)."""

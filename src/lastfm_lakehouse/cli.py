@@ -296,6 +296,9 @@ OPERATIONS = {
         "lastfm_lakehouse.serving.jdbc_driver", "the standalone Hive JDBC driver for BI tools: fetch | where"
     ),
     "delta-jars": Operation("lastfm_lakehouse.delta_jars", "fetch Delta Lake's jars (make setup): fetch"),
+    "jvm-tests": Operation(
+        "lastfm_lakehouse.serving.jvm", "compile the server's Java code, run its JUnit tests (setup): test"
+    ),
 }
 LISTENER_COMMANDS = ("recommend", "listeners", "artists")
 

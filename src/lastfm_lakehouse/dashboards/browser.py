@@ -69,25 +69,40 @@ def open_browser() -> object:
     return webdriver.Chrome(service=Service(paths[1]), options=options)
 
 
-def log_in(driver: object, url: str, username: str, password: str, seconds: float = 60) -> None:
+def log_in(
+    driver: object, url: str, username: str, password: str, seconds: float = 60, tries: int = 3
+) -> None:
+    """Log in through Superset's login form, as a person does. Its React form can re-render while
+    it starts, dropping keys typed before (a CI run once landed back on the login page, the fields
+    empty): the fields are read back before the form is sent, and the whole login is tried again up
+    to ``tries`` times, each within ``seconds``."""
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver.get(f"{url}/login/")  # type: ignore[attr-defined]
-    wait = WebDriverWait(driver, seconds)
-    try:
-        wait.until(ec.element_to_be_clickable((By.ID, "username"))).send_keys(username)
-        driver.find_element(By.ID, "password").send_keys(password)  # type: ignore[attr-defined]
-        driver.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()  # type: ignore[attr-defined]
-        wait.until(lambda d: "/login" not in d.current_url)
-    except TimeoutException as exc:
-        page = " ".join(driver.find_element(By.TAG_NAME, "body").text.split())[:500]  # type: ignore[attr-defined]
-        raise RuntimeError(
-            f"could not log in to {url} as {username} within {seconds:.0f}s: the page "
-            f"({driver.current_url}) shows: {page}"  # type: ignore[attr-defined]
-        ) from exc
+    def typed(element_id: str, text: str) -> bool:
+        field = driver.find_element(By.ID, element_id)  # type: ignore[attr-defined]
+        field.clear()
+        field.send_keys(text)
+        return field.get_attribute("value") == text
+
+    seen = ""
+    for _ in range(tries):
+        driver.get(f"{url}/login/")  # type: ignore[attr-defined]
+        wait = WebDriverWait(driver, seconds)
+        try:
+            wait.until(ec.element_to_be_clickable((By.ID, "username")))
+            if not (typed("username", username) and typed("password", password)):
+                seen = "the form lost what was typed into it"
+                continue
+            driver.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()  # type: ignore[attr-defined]
+            wait.until(lambda d: "/login" not in d.current_url)
+            return
+        except TimeoutException:
+            body = " ".join(driver.find_element(By.TAG_NAME, "body").text.split())[:500]  # type: ignore[attr-defined]
+            seen = f"the page ({driver.current_url}) shows: {body}"  # type: ignore[attr-defined]
+    raise RuntimeError(f"could not log in to {url} as {username} in {tries} tries of {seconds:.0f}s: {seen}")
 
 
 def chart_states(driver: object) -> dict[str, str]:

@@ -28,7 +28,7 @@ stores only salted SHA-1 hashes.
 
 The server (``LAKEHOUSE_SERVER_AUTH=ldap``) binds as ``uid=<user>,ou=people,dc=lakehouse,dc=local``
 with the password a client sends (Spark's HiveServer2 LDAP provider), then reads the user's groups
-as ``cn=lakehouse-server`` (``serving/jvm/lakehouse/DirectoryRoles.java``).
+as ``cn=lakehouse-server`` (``serving/jvm/src/main/java/lakehouse/DirectoryRoles.java``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Who may do what on the server: roles from LDAP groups, enforced by the server's SQL extension
-(``serving/jvm/lakehouse/Authorization.java``) on every Thrift statement.
+(``serving/jvm/src/main/java/lakehouse/Authorization.java``) on every Thrift statement.
 
 * **reader** (``$LAKEHOUSE_LDAP_READER_GROUP``, default ``cn=lakehouse-readers,ou=groups,...``):
   BI tools and Superset. ``SELECT``, ``SHOW``, ``DESCRIBE``, ``USE`` and ``EXPLAIN`` on the published

@@ -18,10 +18,10 @@ scanning the statistics of 720 in-memory batches, and the heap the cache takes c
 
 Lookup indexes: a served table whose model sets ``config.meta.serve_lookup_key`` (a user's or an
 artist's rows, as the recommendations dashboard filters them) is instead kept grouped by that key
-(``serving/jvm/lakehouse/LookupIndex.java``), and a query pinning the key to literals is answered from
-it without a Spark job (``PointLookupRule.java``). ``LAKEHOUSE_SERVER_LOOKUPS`` overrides the models'
-choice (``table:key`` pairs, comma-separated; ``none`` for no index); a table taking more than
-``LAKEHOUSE_SERVER_LOOKUP_MAX_MB`` (default 2048) in memory, or more than what
+(``serving/jvm/src/main/java/lakehouse/LookupIndex.java``), and a query pinning the key to literals
+is answered from it without a Spark job (``PointLookupRule.java``). ``LAKEHOUSE_SERVER_LOOKUPS``
+overrides the models' choice (``table:key`` pairs, comma-separated; ``none`` for no index); a table
+taking more than ``LAKEHOUSE_SERVER_LOOKUP_MAX_MB`` (default 2048) in memory, or more than what
 ``LAKEHOUSE_SERVER_LOOKUP_TOTAL_MB`` (default 6144, for all indexes together) leaves, is not
 indexed and served as above. A table's old index is dropped before its new version is read.
 An index answers only for the version it was read from (location, and Delta version on Delta), and

@@ -9,7 +9,7 @@ clients), over the same warehouse and metastore the builds write.
 ``LAKEHOUSE_SERVER_AUTH=ldap`` checks Thrift clients' passwords against the LDAP directory
 (``make directory``, ``serving.directory``) and gives each user the role of their LDAP group: BI
 readers may only read the published schemas, the builder (dbt) may build them
-(``serving/jvm/lakehouse/Authorization.java``). Spark Connect clients always send the token in
+(``serving/jvm/src/main/java/lakehouse/Authorization.java``). Spark Connect clients always send the token in
 ``$LAKEHOUSE_HOME/secrets/connect.token`` (``access.credentials``), which only the builder's side
 reads; ``LAKEHOUSE_SERVER_TLS=on``
 puts TLS on the Thrift port (``serving.tls``, ``make tls``). It logs to

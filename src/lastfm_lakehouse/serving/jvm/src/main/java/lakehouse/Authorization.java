@@ -122,7 +122,7 @@ public final class Authorization {
   public static void enforce(
       CompositeService server, String publishedSchemas, DirectoryRoles directory, int openResults) {
     maxOpenResults = openResults;
-    published = Set.of(publishedSchemas.toLowerCase(Locale.ROOT).split(","));
+    publish(publishedSchemas);
     baseline = Map.copyOf(CollectionConverters.asJava(trusted.newSession().sessionState().conf().getAllConfs()));
     for (Service service : server.getServices()) {
       if (service instanceof CLIService cli) {
@@ -134,6 +134,19 @@ public final class Authorization {
     }
     roles = directory;
     starting = false;
+  }
+
+  /** The schemas readers may read: comma-separated names, {@code x_*} for every {@code x_} one. */
+  static void publish(String publishedSchemas) {
+    published = Set.of(publishedSchemas.toLowerCase(Locale.ROOT).split(","));
+  }
+
+  /**
+   * What a reader's analysed statement is checked for (settings and the open-results bound aside):
+   * returns when {@code user}, a reader, may run it, else throws the refusal naming the rule.
+   */
+  static void checkReader(String user, LogicalPlan plan) {
+    inspect(user, plan);
   }
 
   /** The check rule for one session ({@code SparkSessionExtensions.injectCheckRule}). */
