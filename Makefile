@@ -18,9 +18,9 @@ SCALE ?= 1
 # 2 cores (docs/development.md)
 TEST_WORKERS ?= 1
 # Apache Superset lives in its own virtualenv: its pins never meet dbt's or pyspark's.
-SUPERSET_VENV ?= .venv-superset
+LAKEHOUSE_SUPERSET_VENV ?= .venv-superset
 SUPERSET_REQUIREMENTS := src/lastfm_lakehouse/dashboards/superset-requirements.txt
-SUPERSET_STAMP := $(SUPERSET_VENV)/.installed-$(shell cksum < $(SUPERSET_REQUIREMENTS) | cut -d' ' -f1)
+SUPERSET_STAMP := $(LAKEHOUSE_SUPERSET_VENV)/.installed-$(shell cksum < $(SUPERSET_REQUIREMENTS) | cut -d' ' -f1)
 SCREENSHOTS := src/lastfm_lakehouse/dashboards/screenshots
 
 .PHONY: help help-all setup java blas superset chromium dashboards dashboards-stop dashboards-screenshots build test test-unit lint generate batch freshness docs vacuum clean clean-lakehouse serve stop status metastore metastore-stop directory directory-stop tls bench-serve bench
@@ -66,9 +66,9 @@ $(STAMP): pyproject.toml constraints.txt
 setup: java blas $(STAMP)  ##- virtualenv with pinned dbt-core 1.11, dbt-spark, pyspark, delta-spark (+ its jars), sqlfluff, pytest
 	@$(BIN)/lastfm-lakehouse jdbc-driver fetch \
 		|| echo "WARNING: no standalone Hive JDBC driver for BI tools (make test needs it too; beeline does not)"
-	@if [ "$${LASTFM_TABLE_FORMAT:-delta}" != parquet ]; then \
+	@if [ "$${LAKEHOUSE_TABLE_FORMAT:-delta}" != parquet ]; then \
 		$(BIN)/lastfm-lakehouse delta-jars fetch \
-			|| echo "WARNING: builds on Delta (the default) stop until Delta's jars are there; LASTFM_TABLE_FORMAT=parquet builds without them"; \
+			|| echo "WARNING: builds on Delta (the default) stop until Delta's jars are there; LAKEHOUSE_TABLE_FORMAT=parquet builds without them"; \
 	fi
 	@$(MAKE) -s $(JVM_STAMP)
 
@@ -149,7 +149,7 @@ directory-stop:  ##- stop the LDAP directory
 	$(BIN)/lastfm-lakehouse directory down
 
 $(SUPERSET_STAMP): $(SUPERSET_REQUIREMENTS)
-	@test -x $(SUPERSET_VENV)/bin/python || $(PYTHON) -m venv $(SUPERSET_VENV)
+	@test -x $(LAKEHOUSE_SUPERSET_VENV)/bin/python || $(PYTHON) -m venv $(LAKEHOUSE_SUPERSET_VENV)
 	@if [ ! -f /usr/include/ldap.h ] || [ ! -f /usr/include/sasl/sasl.h ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "python-ldap (Superset's directory login) builds on OpenLDAP's and SASL's headers: installing libldap-dev libsasl2-dev"; \
@@ -160,9 +160,9 @@ $(SUPERSET_STAMP): $(SUPERSET_REQUIREMENTS)
 			exit 1; \
 		fi; \
 	fi
-	$(SUPERSET_VENV)/bin/python -m pip install -q --upgrade pip
-	$(SUPERSET_VENV)/bin/python -m pip install -q -r $(SUPERSET_REQUIREMENTS)
-	@rm -f $(SUPERSET_VENV)/.installed-*; touch $@
+	$(LAKEHOUSE_SUPERSET_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LAKEHOUSE_SUPERSET_VENV)/bin/python -m pip install -q -r $(SUPERSET_REQUIREMENTS)
+	@rm -f $(LAKEHOUSE_SUPERSET_VENV)/.installed-*; touch $@
 
 superset: $(SUPERSET_STAMP)  ##- Apache Superset 6.1 (pinned) in its own virtualenv, .venv-superset
 
@@ -179,7 +179,7 @@ chromium:  ##- headless Chromium + chromedriver for the dashboards' browser test
 	fi
 
 dashboards: setup superset serve  ## Superset on 127.0.0.1:8088 with the three dashboards, on the built lakehouse
-	SUPERSET_VENV=$(abspath $(SUPERSET_VENV)) $(BIN)/lastfm-lakehouse dashboards up
+	LAKEHOUSE_SUPERSET_VENV=$(abspath $(LAKEHOUSE_SUPERSET_VENV)) $(BIN)/lastfm-lakehouse dashboards up
 
 dashboards-stop:  ## stop Superset (the server stays up: make stop)
 	$(BIN)/lastfm-lakehouse dashboards down

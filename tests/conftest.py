@@ -141,7 +141,7 @@ def invoke_dbt(
     """``dbt <command>`` (words: ``run-operation <macro>`` too) of the project (``project_dir``: this
     repo's, or a copy from ``project_copy``) on ``raw_dir`` into ``schema``, in this process;
     ``select`` limits it to those nodes and the tests whose parents are all selected;
-    ``table_format`` (``LASTFM_TABLE_FORMAT``) writes its tables as ``parquet`` (the fallback) or
+    ``table_format`` (``LAKEHOUSE_TABLE_FORMAT``) writes its tables as ``parquet`` (the fallback) or
     ``delta`` instead of the default. A ``build`` leaves dbt's unit tests out unless ``unit_tests``:
     their inputs are fixtures, so one build of the suite runs them (test_build_generated) and the
     others would only repeat them, at ~1-2 min a build."""
@@ -154,10 +154,10 @@ def invoke_dbt(
         **(variables or {}),
     }
     leave_out_unit_tests = command.split()[0] == "build" and not unit_tests
-    os.environ["LASTFM_SCHEMA"] = schema
-    previous_format = os.environ.get("LASTFM_TABLE_FORMAT")
+    os.environ["LAKEHOUSE_SCHEMA"] = schema
+    previous_format = os.environ.get("LAKEHOUSE_TABLE_FORMAT")
     if table_format:
-        os.environ["LASTFM_TABLE_FORMAT"] = table_format
+        os.environ["LAKEHOUSE_TABLE_FORMAT"] = table_format
     try:
         return dbtRunner().invoke(
             [
@@ -175,11 +175,11 @@ def invoke_dbt(
             ]
         )
     finally:
-        os.environ.pop("LASTFM_SCHEMA", None)
+        os.environ.pop("LAKEHOUSE_SCHEMA", None)
         if previous_format is None:
-            os.environ.pop("LASTFM_TABLE_FORMAT", None)
+            os.environ.pop("LAKEHOUSE_TABLE_FORMAT", None)
         else:
-            os.environ["LASTFM_TABLE_FORMAT"] = previous_format
+            os.environ["LAKEHOUSE_TABLE_FORMAT"] = previous_format
 
 
 def dbt_build(
@@ -259,9 +259,9 @@ def cli_lakehouse() -> Iterator[CliLakehouse]:
         **os.environ,
         "LAKEHOUSE_HOME": str(home / "lakehouse"),
         "LAKEHOUSE_DRIVER_MEMORY": "2g",
-        "LASTFM_RAW_DIR": str(raw),
+        "LAKEHOUSE_RAW_DIR": str(raw),
     }
-    for name in ("LASTFM_SCHEMA", "DBT_TARGET", "LAKEHOUSE_SPARK_MASTER", "LAKEHOUSE_METASTORE_URL"):
+    for name in ("LAKEHOUSE_SCHEMA", "DBT_TARGET", "LAKEHOUSE_SPARK_MASTER", "LAKEHOUSE_METASTORE_URL"):
         env.pop(name, None)
     build = subprocess.run(
         [sys.executable, "-m", "lastfm_lakehouse.cli", "build"],

@@ -24,8 +24,8 @@ from .conftest import REPO
 def test_make_bench_at_one_percent_writes_every_figure(tmp_path: Path) -> None:
     # The whole build on the Parquet fallback (no Delta jar needed): it is tested end to end here, at
     # small size, and the bench records the format it measured.
-    env = {**os.environ, "LAKEHOUSE_DRIVER_MEMORY": "3g", "LASTFM_TABLE_FORMAT": "parquet"}
-    for name in ("LASTFM_RAW_DIR", "LAKEHOUSE_HOME", "LASTFM_SCHEMA"):
+    env = {**os.environ, "LAKEHOUSE_DRIVER_MEMORY": "3g", "LAKEHOUSE_TABLE_FORMAT": "parquet"}
+    for name in ("LAKEHOUSE_RAW_DIR", "LAKEHOUSE_HOME", "LAKEHOUSE_SCHEMA"):
         env.pop(name, None)
     dirs = f"--out {tmp_path / 'results'} --data {tmp_path / 'data'} --home {tmp_path / 'home'}"
     # two levers of the sweep (one per BLAS: each fit is a JVM of its own; the others differ only in

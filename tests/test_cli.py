@@ -39,7 +39,7 @@ def dbt_show(env: dict[str, str], sql: str, *options: str) -> subprocess.Complet
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     values = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "home"), "LAKEHOUSE_DRIVER_MEMORY": "2g"}
-    for name in ("LASTFM_RAW_DIR", "LASTFM_SCHEMA"):
+    for name in ("LAKEHOUSE_RAW_DIR", "LAKEHOUSE_SCHEMA"):
         values.pop(name, None)
     return values
 
@@ -89,7 +89,7 @@ def test_plain_dbt_on_a_directory_without_the_files_names_the_file_and_the_var(t
 
 
 def test_missing_raw_files_fail_fast_and_say_which(env: dict[str, str], tmp_path: Path) -> None:
-    env["LASTFM_RAW_DIR"] = str(tmp_path / "nowhere")
+    env["LAKEHOUSE_RAW_DIR"] = str(tmp_path / "nowhere")
     result = run([sys.executable, "-m", "lastfm_lakehouse.cli", "build"], env, timeout=60)
     assert result.returncode == 2
     assert "usersha1-artmbid-artname-plays.tsv" in result.stderr and "usersha1-profile.tsv" in result.stderr
@@ -102,7 +102,7 @@ def test_build_prints_data_and_tables_then_dbt_show_answers(
     raw, env, result = cli_lakehouse.raw, dict(cli_lakehouse.env), cli_lakehouse.build
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     expected = parse_plays(raw / PLAYS_FILE)
-    assert f"raw data: ${'LASTFM_RAW_DIR'}: {raw}" in result.stderr
+    assert f"raw data: ${'LAKEHOUSE_RAW_DIR'}: {raw}" in result.stderr
     assert "unit tests left out (production build" in result.stderr
     # a Python model says what it is doing, step by step with times, between dbt's node lines
     assert re.search(
@@ -198,7 +198,7 @@ def test_build_prints_data_and_tables_then_dbt_show_answers(
     # the README's first-recommendation blocks, as written, with the placeholders filled in from
     # the commands before them (as a reader would copy them)
     run_readme_blocks(env)
-    missing = {**env, "LASTFM_SCHEMA": "never_built"}
+    missing = {**env, "LAKEHOUSE_SCHEMA": "never_built"}
     never = run([sys.executable, "-m", "lastfm_lakehouse.cli", "listeners"], missing)
     assert never.returncode == 2 and "never_built.dim_users" in never.stderr and "make build" in never.stderr
 
@@ -262,3 +262,26 @@ def test_an_operation_gets_the_users_arguments_and_its_own_errors() -> None:
     assert refused.returncode == 2 and "--scale must be in (0, 1], got 5.0" in refused.stderr
     helped = run([sys.executable, "-m", "lastfm_lakehouse.cli", "metastore", "--help"], dict(os.environ))
     assert helped.returncode == 0 and "{up,down,status,url}" in helped.stdout
+
+
+@pytest.mark.spark
+def test_dbt_alone_stops_on_a_retired_setting_and_names_the_new_one(env: dict[str, str]) -> None:
+    env["LASTFM_SCHEMA"] = "old_name"
+    env.pop("LAKEHOUSE_SCHEMA", None)
+    ran = run(
+        [
+            sys.executable,
+            "-m",
+            "dbt.cli.main",
+            "run",
+            "--select",
+            "dim_users",
+            "--profiles-dir",
+            "../profiles",
+        ],
+        env,
+        cwd=REPO / "dbt_project",
+    )
+    assert ran.returncode != 0
+    assert "LASTFM_SCHEMA is now LAKEHOUSE_SCHEMA: rename it" in ran.stdout, ran.stdout[-3000:]
+    assert not (Path(env["LAKEHOUSE_HOME"]) / "warehouse").exists()  # stopped before anything ran

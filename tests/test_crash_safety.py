@@ -138,9 +138,9 @@ def metastore_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     env = {
         **os.environ,
         "LAKEHOUSE_HOME": str(home / "lakehouse"),
-        "LASTFM_RAW_DIR": str(raw),
-        "LASTFM_SCHEMA": SCHEMA,
-        "LASTFM_TABLE_FORMAT": table_format,
+        "LAKEHOUSE_RAW_DIR": str(raw),
+        "LAKEHOUSE_SCHEMA": SCHEMA,
+        "LAKEHOUSE_TABLE_FORMAT": table_format,
         "LAKEHOUSE_DRIVER_MEMORY": "2g",
         "LAKEHOUSE_PG_PORT": str(free_port()),
     }
@@ -166,7 +166,7 @@ def test_a_killed_build_leaves_nothing_a_rebuild_does_not_mend(metastore_env: di
     no_tests = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
     dbt_run(env, "+fct_plays +mart_als_factors", command="build", extra=no_tests)
     clean = snapshot(env)
-    if env["LASTFM_TABLE_FORMAT"] == "delta":
+    if env["LAKEHOUSE_TABLE_FORMAT"] == "delta":
         killed_on_delta(env)
     else:
         built, orphans = killed_on_parquet(env)
@@ -175,7 +175,7 @@ def test_a_killed_build_leaves_nothing_a_rebuild_does_not_mend(metastore_env: di
 
     after = snapshot(env)
     assert after == clean  # same tables (no *__dbt_next left), same rows, same factors
-    if env["LASTFM_TABLE_FORMAT"] == "delta":
+    if env["LAKEHOUSE_TABLE_FORMAT"] == "delta":
         if env.get("LAKEHOUSE_METASTORE_URL"):
             two_builds_at_once(env, clean)
         return

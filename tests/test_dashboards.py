@@ -29,7 +29,7 @@ from .test_server import free_port, run
 
 pytestmark = pytest.mark.spark  # a dbt build and the server's JVM
 
-SUPERSET_VENV = REPO / ".venv-superset"
+LAKEHOUSE_SUPERSET_VENV = REPO / ".venv-superset"
 RECOMMENDATIONS_N = 20  # dbt_project.yml var recommendations_n
 
 
@@ -59,11 +59,11 @@ def dashboards(
         **cli_lakehouse.env,
         "LAKEHOUSE_THRIFT_PORT": str(free_port()),
         "LAKEHOUSE_CONNECT_PORT": str(free_port()),
-        "SUPERSET_PORT": str(free_port()),
-        "SUPERSET_VENV": str(SUPERSET_VENV),
+        "LAKEHOUSE_SUPERSET_PORT": str(free_port()),
+        "LAKEHOUSE_SUPERSET_VENV": str(LAKEHOUSE_SUPERSET_VENV),
         "PYSPARK_PYTHON": sys.executable,
     }
-    for name in ("LAKEHOUSE_SERVER_AUTH", "LAKEHOUSE_SERVER_TLS", "SUPERSET_ADMIN_PASSWORD"):
+    for name in ("LAKEHOUSE_SERVER_AUTH", "LAKEHOUSE_SERVER_TLS", "LAKEHOUSE_SUPERSET_ADMIN_PASSWORD"):
         env.pop(name, None)
     server = [sys.executable, "-m", "lastfm_lakehouse.serving.server"]
     superset = [sys.executable, "-m", "lastfm_lakehouse.dashboards.superset_app"]
@@ -89,7 +89,7 @@ def dashboards(
 def client(env: dict[str, str]) -> Superset:
     """A REST client logged in as the admin (one login: Superset rate-limits them)."""
     password = (Path(env["LAKEHOUSE_HOME"]) / "secrets" / ADMIN_PASSWORD_FILE).read_text().strip()
-    return Superset(f"http://127.0.0.1:{env['SUPERSET_PORT']}", ADMIN, password).login()
+    return Superset(f"http://127.0.0.1:{env['LAKEHOUSE_SUPERSET_PORT']}", ADMIN, password).login()
 
 
 def log_file(env: dict[str, str], name: str) -> Path:
@@ -149,7 +149,9 @@ def test_every_chart_of_every_dashboard_returns_data(dashboards: dict[str, str])
 def test_dashboards_render_in_chromium_without_errors(dashboards: dict[str, str], tmp_path: Path) -> None:
     password = (Path(dashboards["LAKEHOUSE_HOME"]) / "secrets" / ADMIN_PASSWORD_FILE).read_text().strip()
     out = tmp_path / "screenshots"
-    results = browser.render_all(f"http://127.0.0.1:{dashboards['SUPERSET_PORT']}", ADMIN, password, out)
+    results = browser.render_all(
+        f"http://127.0.0.1:{dashboards['LAKEHOUSE_SUPERSET_PORT']}", ADMIN, password, out
+    )
     print(f"\nscreenshots in {out}")
     for result in results:
         print(f"{result.slug}: {result.charts} charts rendered in {result.seconds:.1f}s")
@@ -216,11 +218,18 @@ def test_missing_server_and_taken_port_are_reported(dashboards: dict[str, str], 
     assert "Thrift server is not answering" in no_server.stderr and "make serve" in no_server.stderr
     taken = run(
         up,
-        {**dashboards, "LAKEHOUSE_HOME": str(tmp_path), "SUPERSET_PORT": dashboards["LAKEHOUSE_THRIFT_PORT"]},
+        {
+            **dashboards,
+            "LAKEHOUSE_HOME": str(tmp_path),
+            "LAKEHOUSE_SUPERSET_PORT": dashboards["LAKEHOUSE_THRIFT_PORT"],
+        },
         timeout=600,
     )
     assert taken.returncode == 1
-    assert f"port {dashboards['LAKEHOUSE_THRIFT_PORT']}" in taken.stderr and "SUPERSET_PORT" in taken.stderr
+    assert (
+        f"port {dashboards['LAKEHOUSE_THRIFT_PORT']}" in taken.stderr
+        and "LAKEHOUSE_SUPERSET_PORT" in taken.stderr
+    )
 
 
 def test_an_ldap_and_tls_server_is_reached_with_a_password_over_verified_tls(
@@ -264,7 +273,9 @@ def test_an_ldap_and_tls_server_is_reached_with_a_password_over_verified_tls(
 def directory_login(env: dict[str, str], user: str) -> Superset:
     """A person logged in to Superset with their directory account (``make directory``'s users)."""
     password = (Path(env["LAKEHOUSE_HOME"]) / "secrets" / f"{user}.password").read_text().strip()
-    return Superset(f"http://127.0.0.1:{env['SUPERSET_PORT']}", user, password, provider="ldap").login()
+    return Superset(
+        f"http://127.0.0.1:{env['LAKEHOUSE_SUPERSET_PORT']}", user, password, provider="ldap"
+    ).login()
 
 
 def refused(action: Any) -> str:

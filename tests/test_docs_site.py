@@ -61,7 +61,7 @@ def test_the_configuration_reference_is_generated_from_the_code() -> None:
     variables = {entry.name: entry for entry in docs_site.env_vars()}
     assert "'300'" in variables["LAKEHOUSE_QUERY_TIMEOUT_SECONDS"].defaults
     assert "5433" in variables["LAKEHOUSE_PG_PORT"].defaults  # read through settings.env_number
-    assert "profiles/profiles.yml" in variables["LASTFM_SCHEMA"].places
+    assert "profiles/profiles.yml" in variables["LAKEHOUSE_SCHEMA"].places
     assert "DBT_DIRS" not in variables  # the Makefile's own variables are not settings
     page = docs_site.configuration_page()
     for name in [*found, *variables]:
@@ -91,7 +91,7 @@ def test_the_env_example_is_what_the_code_generates_and_holds_no_password() -> N
     committed = (REPO / ".env.example").read_text()
     assert committed == docs_site.env_example(), ".env.example is stale: run make docs"
     names = set(re.findall(r"^# ([A-Z0-9_]+)=", committed, flags=re.MULTILINE))
-    assert {"LAKEHOUSE_HOME", "LASTFM_SCHEMA", "LAKEHOUSE_DRIVER_MEMORY", "LAKEHOUSE_LDAP_PORT"} <= names
+    assert {"LAKEHOUSE_HOME", "LAKEHOUSE_SCHEMA", "LAKEHOUSE_DRIVER_MEMORY", "LAKEHOUSE_LDAP_PORT"} <= names
     assert not [name for name in names if name.endswith("PASSWORD") or "SECRET" in name]
     # each at its default (written once in the code), commented out
     for line in ("THRIFT_PORT=10000", "LDAP_PORT=3389", "DRIVER_MEMORY=12g", "SPARK_MASTER=local[*]"):

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.spark  # starts JVMs (Spark, servers, dbt builds)
 
 def test_make_lint_passes(tmp_path: Path) -> None:
     env = {**os.environ, "LINT_LAKEHOUSE_HOME": str(tmp_path / "lint-home"), "LAKEHOUSE_DRIVER_MEMORY": "2g"}
-    env.pop("LASTFM_SCHEMA", None)
+    env.pop("LAKEHOUSE_SCHEMA", None)
     result = subprocess.run(
         ["make", "lint"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False
     )

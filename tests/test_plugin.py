@@ -37,7 +37,7 @@ def model(dbt, spark):
 def run(project: Path, select: str) -> object:
     from dbt.cli.main import dbtRunner
 
-    os.environ["LASTFM_SCHEMA"] = "plugin_check"
+    os.environ["LAKEHOUSE_SCHEMA"] = "plugin_check"
     try:
         return dbtRunner().invoke(
             [
@@ -51,7 +51,7 @@ def run(project: Path, select: str) -> object:
             ]
         )
     finally:
-        os.environ.pop("LASTFM_SCHEMA", None)
+        os.environ.pop("LAKEHOUSE_SCHEMA", None)
 
 
 def test_python_model_next_to_sql_and_its_errors(spark, tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def served() -> Iterator[dict[str, str]]:
         **os.environ,
         "LAKEHOUSE_HOME": str(home),
         "LAKEHOUSE_DRIVER_MEMORY": "2g",
-        "LASTFM_RAW_DIR": str(raw),
+        "LAKEHOUSE_RAW_DIR": str(raw),
         "LAKEHOUSE_PG_PORT": str(free_port()),
         "LAKEHOUSE_THRIFT_PORT": str(free_port()),
         "LAKEHOUSE_CONNECT_PORT": str(free_port()),
@@ -84,7 +84,7 @@ def served() -> Iterator[dict[str, str]]:
         # what BI readers may read: the project's schemas and those of test_embedded_build_...'s build
         "LAKEHOUSE_PUBLISHED_SCHEMAS": "lastfm,lastfm_*,side,side_*",
     }
-    for name in ("LASTFM_SCHEMA", "DBT_TARGET", "LAKEHOUSE_SPARK_MASTER"):
+    for name in ("LAKEHOUSE_SCHEMA", "DBT_TARGET", "LAKEHOUSE_SPARK_MASTER"):
         env.pop(name, None)
     processes: list[subprocess.Popen] = []
     metastore = run([sys.executable, "-m", "lastfm_lakehouse.serving.metastore", "up"], env, timeout=600)
@@ -315,7 +315,7 @@ def test_point_lookups_are_answered_from_the_index_exactly(served: dict[str, str
 def test_embedded_build_shares_the_metastore_with_the_running_server(
     served: dict[str, str], server_build
 ) -> None:
-    env = {**served, "LASTFM_SCHEMA": "side", "LAKEHOUSE_SPARK_MASTER": "local[2]"}
+    env = {**served, "LAKEHOUSE_SCHEMA": "side", "LAKEHOUSE_SPARK_MASTER": "local[2]"}
     result = run(
         [sys.executable, "-m", "dbt.cli.main", "seed", "--profiles-dir", "../profiles"],
         env,

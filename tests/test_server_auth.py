@@ -230,7 +230,7 @@ def test_dbt_over_the_guarded_server_reads_its_password_from_the_secret_file(
 
     raw = Path(guarded["LAKEHOUSE_HOME"]) / "raw"
     generate.generate(raw, users=40, seed=3, progress=False)
-    env = {**guarded, "DBT_TARGET": "server", "LASTFM_SCHEMA": "guarded", "LASTFM_RAW_DIR": str(raw)}
+    env = {**guarded, "DBT_TARGET": "server", "LAKEHOUSE_SCHEMA": "guarded", "LAKEHOUSE_RAW_DIR": str(raw)}
     result = run(
         [sys.executable, "-m", "dbt.cli.main", "seed", "--profiles-dir", "../profiles"],
         env,

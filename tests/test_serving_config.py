@@ -109,7 +109,7 @@ def test_roles_default_to_the_private_directory_and_the_project_schemas(
 ) -> None:
     for name in ("LAKEHOUSE_PUBLISHED_SCHEMAS", "LAKEHOUSE_LDAP_URL", "LAKEHOUSE_LDAP_READER_GROUP"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LASTFM_SCHEMA", "music")
+    monkeypatch.setenv("LAKEHOUSE_SCHEMA", "music")
     monkeypatch.setenv("LAKEHOUSE_LDAP_PORT", "4389")
     found = roles.Roles.from_env()
     assert found.published == ("music", "music_*")

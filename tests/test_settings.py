@@ -18,7 +18,7 @@ from .conftest import REPO
 
 
 def test_defaults_fit_the_machine_and_keep_state_under_home(tmp_path: Path, monkeypatch) -> None:
-    for var in ("LAKEHOUSE_DRIVER_MEMORY", "LAKEHOUSE_SHUFFLE_PARTITIONS", "LASTFM_TABLE_FORMAT"):
+    for var in ("LAKEHOUSE_DRIVER_MEMORY", "LAKEHOUSE_SHUFFLE_PARTITIONS", "LAKEHOUSE_TABLE_FORMAT"):
         monkeypatch.delenv(var, raising=False)
     conf = spark_conf(SparkSettings.from_env(home=tmp_path, table_format="parquet"))
     assert conf["spark.master"] == "local[*]"
@@ -30,16 +30,16 @@ def test_defaults_fit_the_machine_and_keep_state_under_home(tmp_path: Path, monk
 
 
 def test_delta_is_the_default_format_everywhere_it_is_written(monkeypatch) -> None:
-    monkeypatch.delenv("LASTFM_TABLE_FORMAT", raising=False)
+    monkeypatch.delenv("LAKEHOUSE_TABLE_FORMAT", raising=False)
     assert SparkSettings.from_env().table_format == DEFAULT_TABLE_FORMAT == "delta"
     project = yaml.safe_load((REPO / "dbt_project" / "dbt_project.yml").read_text())
     for section in ("models", "seeds"):
         configured = project[section]["lastfm_lakehouse"]["+file_format"]
-        assert configured == f"{{{{ env_var('LASTFM_TABLE_FORMAT', '{DEFAULT_TABLE_FORMAT}') }}}}", section
+        assert configured == f"{{{{ env_var('LAKEHOUSE_TABLE_FORMAT', '{DEFAULT_TABLE_FORMAT}') }}}}", section
     profiles = yaml.safe_load((REPO / "profiles" / "profiles.yml").read_text())
     for target in profiles["lastfm_lakehouse"]["outputs"].values():
         # empty: the adapter falls back to the environment, then to settings.DEFAULT_TABLE_FORMAT
-        assert target["table_format"] == "{{ env_var('LASTFM_TABLE_FORMAT', '') }}"
+        assert target["table_format"] == "{{ env_var('LAKEHOUSE_TABLE_FORMAT', '') }}"
 
 
 def test_delta_artifacts_are_named_for_the_installed_spark_and_wheel() -> None:
@@ -54,7 +54,7 @@ def test_delta_artifacts_are_named_for_the_installed_spark_and_wheel() -> None:
 def test_missing_delta_jars_stop_with_the_way_to_get_them_and_the_fallback(tmp_path: Path) -> None:
     release = DeltaRelease("0.0.0-absent", "4.2.0")
     with pytest.raises(
-        DeltaJarsMissing, match=r"make setup.*LAKEHOUSE_DELTA_JARS_DIR.*LASTFM_TABLE_FORMAT=parquet"
+        DeltaJarsMissing, match=r"make setup.*LAKEHOUSE_DELTA_JARS_DIR.*LAKEHOUSE_TABLE_FORMAT=parquet"
     ):
         jars(None, release)
     empty = tmp_path / "empty"
@@ -126,19 +126,35 @@ def test_the_env_file_sets_what_the_environment_does_not(
 
     monkeypatch.setenv("LAKEHOUSE_THRIFT_PORT", "10001")
     monkeypatch.delenv("LAKEHOUSE_SHUFFLE_PARTITIONS", raising=False)
-    monkeypatch.delenv("LASTFM_SCHEMA", raising=False)
+    monkeypatch.delenv("LAKEHOUSE_SCHEMA", raising=False)
     env = tmp_path / ".env"
     lines = [
         "# a comment",
         "",
         "LAKEHOUSE_SHUFFLE_PARTITIONS=4",
-        "export LASTFM_SCHEMA='mine'",
+        "export LAKEHOUSE_SCHEMA='mine'",
         "LAKEHOUSE_THRIFT_PORT=9",
     ]
     env.write_text("\n".join(lines) + "\n")
-    assert load_env_file(env) == ["LAKEHOUSE_SHUFFLE_PARTITIONS", "LASTFM_SCHEMA"]
-    assert os.environ["LASTFM_SCHEMA"] == "mine" and os.environ["LAKEHOUSE_THRIFT_PORT"] == "10001"
+    assert load_env_file(env) == ["LAKEHOUSE_SHUFFLE_PARTITIONS", "LAKEHOUSE_SCHEMA"]
+    assert os.environ["LAKEHOUSE_SCHEMA"] == "mine" and os.environ["LAKEHOUSE_THRIFT_PORT"] == "10001"
     assert load_env_file(tmp_path / "missing") == []
     env.write_text("LAKEHOUSE_HOME\n")
     with pytest.raises(ValueError, match=r"\.env:1: expected NAME=value, got 'LAKEHOUSE_HOME'"):
         load_env_file(env)
+
+
+def test_a_retired_name_is_taken_with_a_warning_and_never_silently_ignored() -> None:
+    from lastfm_lakehouse.settings import RENAMED_ENV, adopt_renamed_env, renamed_env_in_use
+
+    assert all(new.startswith("LAKEHOUSE_") for new in RENAMED_ENV.values())
+    env = {"LASTFM_SCHEMA": "old", "SUPERSET_PORT": "9000", "LAKEHOUSE_SUPERSET_PORT": "8089"}
+    assert renamed_env_in_use(env) == ["LASTFM_SCHEMA"]  # what dbt alone stops on
+    warnings = adopt_renamed_env(env)
+    assert env["LAKEHOUSE_SCHEMA"] == "old" and env["LAKEHOUSE_SUPERSET_PORT"] == "8089"
+    assert warnings == [
+        "LASTFM_SCHEMA is now LAKEHOUSE_SCHEMA: rename it (in your shell, .env or scheduler); "
+        "taken as LAKEHOUSE_SCHEMA this time",
+        "SUPERSET_PORT is ignored: LAKEHOUSE_SUPERSET_PORT is set (the name SUPERSET_PORT is retired)",
+    ]
+    assert renamed_env_in_use(env) == []

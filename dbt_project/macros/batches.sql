@@ -52,7 +52,7 @@
     incremental model; a change to its columns fails the build and says so (on_schema_change).
 #}
 {% macro lines_table_config(source_table) %}
-    {%- if env_var('LASTFM_TABLE_FORMAT', 'delta') != 'delta' %}
+    {%- if env_var('LAKEHOUSE_TABLE_FORMAT', 'delta') != 'delta' %}
         {{ return({'materialized': 'table'}) }}
     {%- endif %}
     {{ return({
@@ -174,7 +174,7 @@
     {%- if config.get('file_format', 'delta') != 'delta' %}
         {%- if execute %}
         {{ log('lakehouse: ' ~ this ~ ' is not a Delta table: listeners in forget.tsv are removed from'
-               ~ ' the tables each build rewrites, but not from this one (LASTFM_TABLE_FORMAT=parquet)',
+               ~ ' the tables each build rewrites, but not from this one (LAKEHOUSE_TABLE_FORMAT=parquet)',
                info=true) }}
         {%- endif %}
         select 1

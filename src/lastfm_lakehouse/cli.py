@@ -48,6 +48,7 @@ from lastfm_lakehouse.settings import (
     ENV_RAW_DIR,
     PLAYS_FILE,
     PROFILES_FILE,
+    adopt_renamed_env,
     generated_raw_dir,
     lakehouse_home,
     load_env_file,
@@ -235,7 +236,7 @@ def build(args: argparse.Namespace) -> int:
     ok = run_dbt("build", build_args)
     from lastfm_lakehouse.spark_session import get_or_create
 
-    schema = os.environ.get("LASTFM_SCHEMA", "lastfm")
+    schema = os.environ.get("LAKEHOUSE_SCHEMA", "lastfm")
     target = os.environ.get("DBT_TARGET", "local")
     if target != "local":
         say(f"target {target}: the tables are on the server (beeline -u jdbc:hive2://127.0.0.1:10000)")
@@ -342,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:]
     # the settings a user keeps in .env (copied from .env.example), for every command below
     load_env_file(repo_root() / ENV_FILE)
+    for warning in adopt_renamed_env():
+        say(f"WARNING: {warning}")
     if argv and argv[0] in OPERATIONS:
         import importlib
 

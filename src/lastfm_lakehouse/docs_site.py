@@ -15,7 +15,7 @@ fixed, so the config is written here rather than kept as a ``mkdocs.yml`` at the
 The reference has two tables:
 
 - every dbt var in ``dbt_project/dbt_project.yml``: its default and the comment above it;
-- every environment variable the code reads (``LAKEHOUSE_*``, ``LASTFM_*``, ``SUPERSET_*``, ``DBT_*``)
+- every environment variable the code reads (``LAKEHOUSE_*``; dbt's ``DBT_*``; Superset's own)
   in ``src/``, ``profiles/`` and the ``Makefile``: the defaults written where it is read, and where.
 """
 
@@ -132,7 +132,7 @@ def env_vars(root: Path = REPO) -> list[EnvVar]:
                     named = getattr(default, "id", None)
                     given = repr(str(constants[named])) if named in constants else ast.unparse(default)
                     note(name, place, given)
-    from lastfm_lakehouse.settings import ENV_DEFAULTS
+    from lastfm_lakehouse.settings import ENV_DEFAULTS, RENAMED_ENV
 
     for name, default in ENV_DEFAULTS.items():  # read with `or DEFAULT_...`, which the walk cannot see
         note(name, "src/lastfm_lakehouse/settings.py", repr(default))
@@ -143,7 +143,7 @@ def env_vars(root: Path = REPO) -> list[EnvVar]:
     internal = set(re.findall(r"^([A-Z0-9_]+) :=", makefile, flags=re.MULTILINE))
     for name in set(ENV_NAME.findall(makefile)) - internal:
         note(name, "Makefile")
-    return sorted(found.values(), key=lambda entry: entry.name)
+    return sorted((e for e in found.values() if e.name not in RENAMED_ENV), key=lambda entry: entry.name)
 
 
 def _is_environ_get(node: ast.Call) -> bool:
@@ -214,6 +214,19 @@ def configuration_page() -> str:
     for entry in env_vars():
         defaults = ", ".join(f"`{cell(d)}`" for d in sorted(entry.defaults)) or "—"
         lines.append(f"| `{entry.name}` | {defaults} | {', '.join(sorted(entry.places))} |")
+    from lastfm_lakehouse.settings import RENAMED_ENV
+
+    lines += [
+        "",
+        "### Renamed",
+        "",
+        "One prefix: these names are retired. `lastfm-lakehouse` (and so `make`) still takes an old "
+        "name, with a warning; `dbt` run on its own stops and names the new one.",
+        "",
+        "| was | now |",
+        "|---|---|",
+        *(f"| `{old}` | `{new}` |" for old, new in RENAMED_ENV.items()),
+    ]
     return "\n".join(lines) + "\n"
 
 

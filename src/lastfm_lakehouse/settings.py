@@ -28,8 +28,8 @@ FULL_USERS = 359_347
 
 # --- environment variables -------------------------------------------------------------------
 ENV_LAKEHOUSE_HOME = "LAKEHOUSE_HOME"
-ENV_RAW_DIR = "LASTFM_RAW_DIR"
-ENV_TABLE_FORMAT = "LASTFM_TABLE_FORMAT"
+ENV_RAW_DIR = "LAKEHOUSE_RAW_DIR"
+ENV_TABLE_FORMAT = "LAKEHOUSE_TABLE_FORMAT"
 ENV_SPARK_MASTER = "LAKEHOUSE_SPARK_MASTER"
 ENV_DRIVER_MEMORY = "LAKEHOUSE_DRIVER_MEMORY"
 ENV_SHUFFLE_PARTITIONS = "LAKEHOUSE_SHUFFLE_PARTITIONS"
@@ -39,6 +39,17 @@ ENV_METASTORE_USER = "LAKEHOUSE_METASTORE_USER"
 ENV_METASTORE_PASSWORD = "LAKEHOUSE_METASTORE_PASSWORD"
 ENV_JDBC_JARS = "LAKEHOUSE_JDBC_JARS"
 ENV_SCHEDULER_MODE = "LAKEHOUSE_SCHEDULER_MODE"
+# Every setting of the project is LAKEHOUSE_* (dbt's own DBT_* and Superset's own SUPERSET_HOME and
+# SUPERSET_CONFIG_PATH aside). These names came before: the command line still takes them, with a
+# warning (adopt_renamed_env), and a dbt run on its own stops and names the new one (the adapter).
+RENAMED_ENV = {
+    "LASTFM_RAW_DIR": ENV_RAW_DIR,
+    "LASTFM_SCHEMA": "LAKEHOUSE_SCHEMA",
+    "LASTFM_TABLE_FORMAT": ENV_TABLE_FORMAT,
+    "SUPERSET_PORT": "LAKEHOUSE_SUPERSET_PORT",
+    "SUPERSET_ADMIN_PASSWORD": "LAKEHOUSE_SUPERSET_ADMIN_PASSWORD",
+    "SUPERSET_VENV": "LAKEHOUSE_SUPERSET_VENV",
+}
 
 # --- defaults --------------------------------------------------------------------------------
 TABLE_FORMATS = ("parquet", "delta")
@@ -218,3 +229,29 @@ def load_env_file(path: Path) -> list[str]:
             os.environ[name] = value
             loaded.append(name)
     return loaded
+
+
+def renamed_env_in_use(environ: dict[str, str] | None = None) -> list[str]:
+    """Old names (RENAMED_ENV) set without their new name: what a run would silently ignore."""
+    environ = os.environ if environ is None else environ  # type: ignore[assignment]
+    return [old for old, new in RENAMED_ENV.items() if old in environ and new not in environ]
+
+
+def renamed_env_message(old: str) -> str:
+    return f"{old} is now {RENAMED_ENV[old]}: rename it (in your shell, .env or scheduler)"
+
+
+def adopt_renamed_env(environ: dict[str, str] | None = None) -> list[str]:
+    """Each old name set without its new one gives its value to the new name; returns a warning
+    per old name still set (taken this time, or ignored because the new name is set too)."""
+    environ = os.environ if environ is None else environ  # type: ignore[assignment]
+    warnings = []
+    for old, new in RENAMED_ENV.items():
+        if old not in environ:
+            continue
+        if new in environ:
+            warnings.append(f"{old} is ignored: {new} is set (the name {old} is retired)")
+        else:
+            environ[new] = environ[old]
+            warnings.append(f"{renamed_env_message(old)}; taken as {new} this time")
+    return warnings

@@ -46,7 +46,7 @@ from lastfm_lakehouse.settings import (
 )
 
 # The tables counted for "rows per stage", in build order: (stage, model). Their schemas come from the
-# build's manifest (the profile's LASTFM_SCHEMA decides them).
+# build's manifest (the profile's LAKEHOUSE_SCHEMA decides them).
 STAGES = (
     ("staging", "stg_lastfm__plays"),
     ("staging", "stg_lastfm__profiles"),

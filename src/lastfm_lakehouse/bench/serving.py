@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--host", default=os.environ.get("LAKEHOUSE_SERVER_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(env_number("LAKEHOUSE_THRIFT_PORT", 10000)))
-    parser.add_argument("--schema", default=os.environ.get("LASTFM_SCHEMA", "lastfm"))
+    parser.add_argument("--schema", default=os.environ.get("LAKEHOUSE_SCHEMA", "lastfm"))
     parser.add_argument("--label", default="", help="names the results file (e.g. default, full)")
     parser.add_argument(
         "--session-per-query",

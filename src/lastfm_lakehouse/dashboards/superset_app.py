@@ -1,6 +1,6 @@
 """``make dashboards``: Apache Superset on the lakehouse's marts, at http://127.0.0.1:8088.
 
-Superset runs from its own virtualenv (``SUPERSET_VENV``, default ``.venv-superset``; ``make``
+Superset runs from its own virtualenv (``LAKEHOUSE_SUPERSET_VENV``, default ``.venv-superset``; ``make``
 installs it) so its pins never meet dbt's or pyspark's. Its state lives in
 ``$LAKEHOUSE_HOME/superset/`` (metadata database, config, pid) and its log in
 ``$LAKEHOUSE_HOME/logs/superset.log``. ``up`` is idempotent: it initialises what is missing, starts
@@ -11,7 +11,7 @@ Superset when it is not running, and (re)imports the checked-in dashboards every
   status    is it up, where, where is its log
   password  print the admin's password (nothing else prints it: not ``up``, not a log)
 
-The admin is ``admin``; the password is ``SUPERSET_ADMIN_PASSWORD`` when set, otherwise generated
+The admin is ``admin``; the password is ``LAKEHOUSE_SUPERSET_ADMIN_PASSWORD`` when set, otherwise generated
 once and kept in ``$LAKEHOUSE_HOME/secrets/superset-admin.password`` (mode 600).
 
 With ``LAKEHOUSE_SERVER_AUTH=ldap`` people log in with their directory accounts and get Superset's
@@ -189,9 +189,9 @@ class SupersetConfig:
     def from_env(cls) -> SupersetConfig:
         default_venv = Path(__file__).resolve().parents[3] / ".venv-superset"
         return cls(
-            venv=Path(os.environ.get("SUPERSET_VENV", default_venv)).absolute(),
+            venv=Path(os.environ.get("LAKEHOUSE_SUPERSET_VENV", default_venv)).absolute(),
             home=lakehouse_home(),
-            port=int(env_number("SUPERSET_PORT", DEFAULT_PORT)),
+            port=int(env_number("LAKEHOUSE_SUPERSET_PORT", DEFAULT_PORT)),
             lakehouse=ServerConfig.from_env(),
             socket_timeout=int(
                 env_number("LAKEHOUSE_SUPERSET_SOCKET_TIMEOUT_SECONDS", DEFAULT_SOCKET_TIMEOUT_SECONDS)
@@ -232,7 +232,7 @@ class SupersetConfig:
 
 def admin_password(home: Path) -> tuple[str, bool]:
     """The admin's password and whether it was generated just now (then it is printed once)."""
-    given = os.environ.get("SUPERSET_ADMIN_PASSWORD", "")
+    given = os.environ.get("LAKEHOUSE_SUPERSET_ADMIN_PASSWORD", "")
     if given:
         return secret(ADMIN_PASSWORD_FILE, given, home), False
     fresh = not (secrets_dir(home) / ADMIN_PASSWORD_FILE).exists()
@@ -263,7 +263,7 @@ def lakehouse_uri(config: SupersetConfig) -> tuple[str, dict[str, str]]:
             "server with `make serve` (it makes one) or set LAKEHOUSE_TLS_CA"
         )
     host = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host
-    schema = os.environ.get("LASTFM_SCHEMA", "lastfm")
+    schema = os.environ.get("LAKEHOUSE_SCHEMA", "lastfm")
     if server.auth != "ldap":
         return bundle.sqlalchemy_uri(host, server.thrift_port, schema), {}
     user = bi_user()
@@ -435,7 +435,8 @@ def up(config: SupersetConfig) -> int:
     lakehouse_uri(config)  # refuse an unusable server configuration before starting anything
     if running_pid(config) is None and port_open(HOST, config.port):
         raise DashboardsError(
-            f"port {config.port} on {HOST} is taken by another program: stop it or set SUPERSET_PORT"
+            f"port {config.port} on {HOST} is taken by another program: stop it or set "
+            "LAKEHOUSE_SUPERSET_PORT"
         )
     password, generated = admin_password(config.home)
     if write_config(config) and running_pid(config) is not None:

@@ -1,7 +1,7 @@
 """Where the two raw files are, and what they hold.
 
 Resolution order (the first that applies wins):
-1. ``$LASTFM_RAW_DIR`` — must hold both files;
+1. ``$LAKEHOUSE_RAW_DIR`` — must hold both files;
 2. ``data/raw/`` at the repo root, when it holds both files (the real dataset);
 3. ``data/generated/``, written by ``python -m lastfm_lakehouse.data.generate`` (``make build`` does
    this when there are no real files).

@@ -127,12 +127,12 @@ def parse_output_options(
     parser.add_argument("-n", type=int, default=rows, help="how many rows (default %(default)s)")
     parser.add_argument("--tsv", action="store_true", help="tab-separated output with a header, for scripts")
     parser.add_argument(
-        "--schema", default=None, help="schema of the marts (default $LASTFM_SCHEMA or lastfm)"
+        "--schema", default=None, help="schema of the marts (default $LAKEHOUSE_SCHEMA or lastfm)"
     )
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("-n must be >= 1")
-    return args, args.schema or os.environ.get("LASTFM_SCHEMA", "lastfm")
+    return args, args.schema or os.environ.get("LAKEHOUSE_SCHEMA", "lastfm")
 
 
 def main(argv: list[str] | None = None) -> int:

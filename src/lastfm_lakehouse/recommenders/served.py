@@ -43,7 +43,7 @@ def read(spark: object, sql: str, tables: list[str]) -> pd.DataFrame:
         if getattr(exc, "getCondition", lambda: None)() == "TABLE_OR_VIEW_NOT_FOUND":
             raise NotBuiltError(
                 f"{' / '.join(tables)} not found ({str(exc).splitlines()[0]}): run `make build` first, "
-                "with the same LAKEHOUSE_HOME and LASTFM_SCHEMA"
+                "with the same LAKEHOUSE_HOME and LAKEHOUSE_SCHEMA"
             ) from exc
         raise
 

@@ -4,7 +4,7 @@
 * **reader** (``$LAKEHOUSE_LDAP_READER_GROUP``, default ``cn=lakehouse-readers,ou=groups,...``):
   BI tools and Superset. ``SELECT``, ``SHOW``, ``DESCRIBE``, ``USE`` and ``EXPLAIN`` on the published
   schemas (``$LAKEHOUSE_PUBLISHED_SCHEMAS``, comma-separated, ``x_*`` for every schema beginning
-  ``x_``; default ``$LASTFM_SCHEMA`` and dbt's custom schemas beside it, ``$LASTFM_SCHEMA_*``),
+  ``x_``; default ``$LAKEHOUSE_SCHEMA`` and dbt's custom schemas beside it, ``$LAKEHOUSE_SCHEMA_*``),
   nothing else.
 * **builder** (``$LAKEHOUSE_LDAP_BUILDER_GROUP``, default ``cn=lakehouse-builders,ou=groups,...``):
   dbt's ``server`` target. Everything.
@@ -63,7 +63,7 @@ class Roles:
 
     @classmethod
     def from_env(cls) -> Roles:
-        project = os.environ.get("LASTFM_SCHEMA", "lastfm")
+        project = os.environ.get("LAKEHOUSE_SCHEMA", "lastfm")
         # the project's schema and dbt's custom schemas beside it (<schema>_seeds, ...)
         schemas = os.environ.get("LAKEHOUSE_PUBLISHED_SCHEMAS", "") or f"{project},{project}_*"
         password_file = credentials.secrets_dir(lakehouse_home()) / credentials.LDAP_SERVER_PASSWORD

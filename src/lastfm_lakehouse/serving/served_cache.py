@@ -8,7 +8,7 @@ new version (eagerly, so no BI query pays for it) and only then drops the old on
 before the switch keep reading the old cached version, later ones read the new.
 
 Which tables: ``LAKEHOUSE_SERVER_CACHE`` (comma-separated, ``schema.table`` or a table of
-``LASTFM_SCHEMA``), by default every mart a dashboard reads (``models/marts/_exposures.yml``) except
+``LAKEHOUSE_SCHEMA``), by default every mart a dashboard reads (``models/marts/_exposures.yml``) except
 fact tables; ``LAKEHOUSE_SERVER_CACHE=none`` keeps nothing cached. Of those, only tables whose files
 take at most ``LAKEHOUSE_SERVER_CACHE_MAX_MB`` (default 32) are cached. Measured with 8 clients
 looking up one user's top-10: on the 2,000-user dataset, caching took 19.1 to 28.7 queries/s. On

@@ -417,7 +417,7 @@ def run(config: ServerConfig) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    schema = os.environ.get("LASTFM_SCHEMA", "lastfm")
+    schema = os.environ.get("LAKEHOUSE_SCHEMA", "lastfm")
     lookups = configured_lookups(schema) if extended and lookups_on() else {}
     served = ServedCache(spark, configured_tables(schema), lookups=lookups)
     print(f"served cache: keeping {', '.join(served.tables) or 'nothing'} in memory", flush=True)

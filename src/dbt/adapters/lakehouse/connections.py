@@ -17,7 +17,7 @@ from dbt.adapters.spark.connections import (
 )
 from dbt_common.exceptions import DbtRuntimeError
 
-from lastfm_lakehouse.settings import SparkSettings
+from lastfm_lakehouse.settings import SparkSettings, renamed_env_in_use, renamed_env_message
 
 logger = AdapterLogger("Lakehouse")
 
@@ -72,6 +72,9 @@ class LakehouseConnectionManager(SparkConnectionManager):
     @classmethod
     def open(cls, connection: Connection) -> Connection:
         creds = connection.credentials
+        retired = renamed_env_in_use() if connection.state != "open" else []
+        if retired:  # the profile and the project read the new names: the old ones would be ignored
+            raise DbtRuntimeError("; ".join(renamed_env_message(old) for old in retired))
         if (
             connection.state != "open"
             and creds.method == SparkConnectionMethod.THRIFT
