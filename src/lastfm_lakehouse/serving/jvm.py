@@ -31,8 +31,9 @@ SOURCES = TREE / "main" / "java"
 TEST_SOURCES = TREE / "test" / "java"
 CACHING_CATALOG = "lakehouse.CachingSessionCatalog"
 EXTENSIONS = "lakehouse.LakehouseExtensions"
-JUNIT = "org.junit.platform:junit-platform-console-standalone:6.1.3"
-JUNIT_JAR = "junit-platform-console-standalone-6.1.3.jar"
+JUNIT_VERSION = "6.1.3"
+JUNIT = f"org.junit.platform:junit-platform-console-standalone:{JUNIT_VERSION}"
+JUNIT_JAR = f"junit-platform-console-standalone-{JUNIT_VERSION}.jar"
 TEST_TIMEOUT_SECONDS = 600
 
 
@@ -97,7 +98,7 @@ def serving_jar(home: Path) -> tuple[Path | None, str]:
 
 def junit_jar() -> Path:
     """JUnit's console launcher, fetched once from Maven Central into the virtualenv."""
-    folder = maven.share_dir() / "junit-6.1.3"
+    folder = maven.share_dir() / f"junit-{JUNIT_VERSION}"
     if not (folder / JUNIT_JAR).is_file():
         try:
             maven.copy((JUNIT,), folder, f"or copy {JUNIT_JAR} into {folder}")
